@@ -1,0 +1,130 @@
+"""Request set-up: the caller's organisation, the page language, and the 2FA gate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import resolve, reverse
+from django.urls.exceptions import Resolver404
+from django.utils import translation
+
+from humas.accounts.models import Membership
+from humas.accounts.twofactor import has_confirmed_device
+
+SESSION_ORG_KEY = "humas_org_id"
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class OrganisationMiddleware:
+    """Sets ``request.membership`` to the caller's membership in their current organisation.
+
+    The current organisation is the one chosen in the session, falling back to the first
+    active membership. Everything organisation-scoped reads it through ``accounts.access``.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.membership = None  # type: ignore[attr-defined]
+        if request.user.is_authenticated:
+            memberships = Membership.objects.filter(
+                user=request.user, is_active=True
+            ).select_related("organisation", "unit")
+            chosen = request.session.get(SESSION_ORG_KEY)
+            membership = None
+            if chosen is not None:
+                membership = memberships.filter(organisation_id=chosen).first()
+            if membership is None:
+                membership = memberships.order_by("created_at", "pk").first()
+            request.membership = membership  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+class LanguageMiddleware:
+    """Bahasa Indonesia unless someone chose otherwise.
+
+    Order: the language cookie (set by the switcher), the user's saved choice, the
+    organisation's default, then Indonesian. The browser's Accept-Language is deliberately
+    ignored: an official tool opens in the official language.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+        self.supported = {code for code, _ in settings.LANGUAGES}
+
+    def pick(self, request: HttpRequest) -> str:
+        candidates = [request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)]
+        if request.user.is_authenticated:
+            candidates.append(getattr(request.user, "language", ""))
+        membership = getattr(request, "membership", None)
+        if membership is not None:
+            candidates.append(membership.organisation.default_language)
+        for code in candidates:
+            if code in self.supported:
+                return code
+        return settings.LANGUAGE_CODE
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = self.pick(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        translation.deactivate()
+        return response
+
+
+# URL names reachable by a signed-in person who has not passed the second factor yet.
+TWO_FACTOR_EXEMPT = {
+    "accounts:logout",
+    "accounts:two_factor_setup",
+    "accounts:two_factor_verify",
+    "accounts:set_language",
+    "ops:healthz",
+    "accounts:invitation_accept",
+}
+
+
+class TwoFactorRequiredMiddleware:
+    """Until the second factor is passed, a signed-in member can do nothing else.
+
+    Someone with a confirmed device must enter a code after their password. Someone without
+    one, in an organisation that requires 2FA, is sent to enrol first.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
+            return self.get_response(request)
+        if request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/"):
+            return self.get_response(request)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if match.view_name in TWO_FACTOR_EXEMPT:
+            return self.get_response(request)
+        if has_confirmed_device(user):
+            target = "accounts:two_factor_verify"
+        else:
+            membership = getattr(request, "membership", None)
+            required = membership is not None and membership.organisation.require_2fa
+            if not required:
+                return self.get_response(request)
+            target = "accounts:two_factor_setup"
+        url = reverse(target)
+        if request.method == "GET" and target == "accounts:two_factor_verify":
+            url = f"{url}?{urlencode({'next': request.get_full_path()})}"
+        if getattr(request, "htmx", False):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return HttpResponseRedirect(url)

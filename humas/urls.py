@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from humas.accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("", include("humas.accounts.urls")),
+    path("", include("humas.ops.urls")),
+]
+
+handler403 = "humas.accounts.views.forbidden"
+handler404 = "humas.accounts.views.not_found"
