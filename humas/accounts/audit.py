@@ -34,7 +34,8 @@ _SECRET_WORDS = {
     "pin",
     "apikey",
 }
-_SPLIT = re.compile(r"[^a-z0-9]+|(?<=[a-z])(?=[A-Z])")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def _is_secret_key(key: str) -> bool:
-    words = {w.lower() for w in _SPLIT.split(key) if w}
+    words = {w for w in _SPLIT.split(_CAMEL.sub("_", key).lower()) if w}
     return bool(words & _SECRET_WORDS) or key.lower() in _SECRET_WORDS
 
 

@@ -64,13 +64,30 @@ class StrengthValidator:
     def validate(self, password: str, user: Any = None) -> None:
         extra = list(indonesian_words()) + ["humas"]
         if user is not None:
-            extra += [getattr(user, "email", "") or "", getattr(user, "full_name", "") or ""]
+            email = getattr(user, "email", "") or ""
+            name = getattr(user, "full_name", "") or ""
+            # Whole strings and their pieces: "ratna.humas@…" should also rule out "ratna".
+            extra += [email, name, *re.split(r"[\W_]+", email.split("@")[0] + " " + name)]
         result = zxcvbn(password[:100], user_inputs=[e for e in extra if e])
-        if result["score"] < self.min_score:
+        if result["score"] < self.min_score or self._mostly_personal(password, user):
             raise ValidationError(
                 _("This password is too easy to guess. Use a longer phrase of unrelated words."),
                 code="password_too_weak",
             )
+
+    @staticmethod
+    def _mostly_personal(password: str, user: Any) -> bool:
+        """True when little is left once the person's name and address pieces are removed."""
+        if user is None:
+            return False
+        source = (getattr(user, "email", "") or "").split("@")[0] + " " + (
+            getattr(user, "full_name", "") or ""
+        )
+        rest = password.lower()
+        for piece in re.split(r"[\W_]+", source.lower()):
+            if len(piece) >= 3:
+                rest = rest.replace(piece, "")
+        return len(_NON_LETTER.sub("", rest)) < 6
 
     def get_help_text(self) -> str:
         return _("Use a long passphrase: several unrelated words are easier to remember and harder to guess.")

@@ -8,40 +8,33 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from humas.accounts.audit import Actor, client_ip, record
-from humas.accounts.models import Membership, User
+from humas.accounts.actions import record_sign_in
+from humas.accounts.audit import client_ip
+from humas.accounts.models import Membership, Organisation, User
 
 
-def _first_organisation(user: User) -> Any:
-    membership = (
+def _organisation(request: HttpRequest | None, user: User) -> Organisation | None:
+    membership = getattr(request, "membership", None)
+    if membership is not None:
+        return membership.organisation
+    first = (
         Membership.objects.filter(user=user, is_active=True)
         .select_related("organisation")
         .order_by("created_at", "pk")
         .first()
     )
-    return membership.organisation if membership else None
+    return first.organisation if first else None
 
 
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     ip = client_ip(request) if request is not None else None
-    record(
-        "accounts.user.logged_in",
-        actor=Actor(user=user, ip=ip),
-        organisation=_first_organisation(user),
-        target=user,
-    )
+    record_sign_in(user, ip=ip, organisation=_organisation(None, user))
 
 
 @receiver(user_logged_out)
 def audit_logout(sender: Any, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
     if user is None:
         return
-    membership = getattr(request, "membership", None)
     ip = client_ip(request) if request is not None else None
-    record(
-        "accounts.user.logged_out",
-        actor=Actor(user=user, ip=ip),
-        organisation=membership.organisation if membership else _first_organisation(user),
-        target=user,
-    )
+    record_sign_in(user, ip=ip, organisation=_organisation(request, user), out=True)
