@@ -29,16 +29,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         seen = WorkerHeartbeat.objects.aggregate(
-            last_seen=Max("last_seen"),
-            workers=Count("pk", filter=Q(last_seen__gte=stale_cutoff(now))),
+            newest=Max("last_seen"),
+            alive=Count("pk", filter=Q(last_seen__gte=stale_cutoff(now))),
         )
     except DatabaseError as exc:
         logger.warning("healthz: the database did not answer: %s", exc)
         database = {"ok": False, "error": type(exc).__name__}
     else:
-        last_seen = seen["last_seen"]
-        worker["workers"] = seen["workers"]
-        worker["ok"] = seen["workers"] > 0
+        last_seen = seen["newest"]
+        worker["workers"] = seen["alive"]
+        worker["ok"] = seen["alive"] > 0
         if last_seen is not None:
             worker["last_seen"] = last_seen.isoformat()
             worker["age_seconds"] = round(max(0.0, (now - last_seen).total_seconds()), 1)

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import get_resolver, reverse
 
-from conftest import make_member, sign_in
+from humas.accounts.testing import make_member, sign_in
 from humas.accounts import actions
 from humas.accounts.audit import Actor
 from humas.accounts.models import Invitation, Membership

@@ -6,7 +6,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import make_member, sign_in
+from humas.accounts.testing import make_member, sign_in
 from humas.accounts.models import AuditEntry, Invitation, Membership, Unit, User
 from humas.accounts.roles import Role
 

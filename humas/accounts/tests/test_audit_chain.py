@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from conftest import SYSTEM, make_org
+from humas.accounts.testing import SYSTEM, make_org
 from humas.accounts.audit import MASK, Actor, mask_secrets, record, verify
 from humas.accounts.models import AuditEntry
 

@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from conftest import make_member, make_org, sign_in
+from humas.accounts.testing import make_member, make_org, sign_in
 from humas.accounts.roles import Role
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 
-from conftest import confirmed_device, make_member, totp_now
+from humas.accounts.testing import confirmed_device, make_member, totp_now
 from humas.accounts import twofactor
 from humas.accounts.models import AuditEntry
 from humas.accounts.roles import Role
@@ -43,7 +43,8 @@ def test_a_member_without_2fa_in_a_relaxed_org_lands_on_home(client, person):
     assert AuditEntry.objects.filter(action="accounts.user.logged_in", actor=person).exists()
 
 
-def test_a_member_with_2fa_must_enter_a_code_before_anything_else(client, person):
+def test_a_member_with_2fa_must_enter_a_code_before_anything_else(client, person, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # see test_two_factor: no human types this fast
     device = confirmed_device(person)
     _login(client, person.email, PASSWORD)
     response = client.get(reverse("accounts:unit_list"))

@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from conftest import make_member
+from humas.accounts.testing import make_member
 from humas.accounts.models import AuditEntry
 from humas.accounts.roles import Role
 

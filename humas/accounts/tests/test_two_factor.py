@@ -3,7 +3,7 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from conftest import make_member, make_org, sign_in
+from humas.accounts.testing import make_member, make_org, sign_in
 from humas.accounts import twofactor
 from humas.accounts.models import AuditEntry
 from humas.accounts.roles import Role

@@ -1,0 +1,156 @@
+"""`humas serve` as a user runs it: real processes, a real port, a throwaway SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+DEADLINE_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated installation of its own, shared by the tests of this module."""
+    path = tmp_path_factory.mktemp("serve")
+    subprocess.run(
+        [sys.executable, "-m", "humas.cli", "migrate", "--noinput", "-v", "0"],
+        env=environment(path),
+        check=True,
+        timeout=120,
+    )
+    return path
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "HUMAS_TASK_BACKEND", "SITE_URL", "ALLOWED_HOSTS"}
+    }
+    env.update(
+        HUMAS_DATA_DIR=str(data_dir),
+        DATABASE_URL=f"sqlite:///{data_dir / 'humas.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="humas.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+class Serve:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.log = data_dir / f"serve-{port}.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "humas.cli", "serve", "--port", str(port)],
+                env=environment(data_dir),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def child_pids(self) -> dict[str, int]:
+        """The pids `serve` announces, waiting until both are printed."""
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            pids = {m[0]: int(m[1]) for m in re.findall(r"(web server|worker): pid (\d+)", self.output())}
+            if len(pids) == 2:
+                return pids
+            assert self.proc.poll() is None, self.output()
+            time.sleep(0.1)
+        raise AssertionError(f"serve never announced its children:\n{self.output()}")
+
+    def wait_healthy(self) -> dict[str, object]:
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        last = "no answer"
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+                    return dict(json.load(response))
+            except urllib.error.HTTPError as exc:
+                last = f"{exc.code} {exc.read()[:300]!r}"
+            except OSError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise AssertionError(f"/healthz never answered 200 (last: {last}):\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def serve(data_dir: Path) -> Iterator[Serve]:
+    running = Serve(data_dir, free_port())
+    yield running
+    running.stop()
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def processes_serving(port: int) -> list[int]:
+    """Every live process whose command line binds the port (gunicorn's forks included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if f"127.0.0.1:{port}" in cmdline and is_running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_it_serves_with_a_live_worker_and_stops_everything_on_ctrl_c(serve: Serve) -> None:
+    pids = serve.child_pids()
+
+    health = serve.wait_healthy()
+    assert health["status"] == "ok"
+    assert f"http://127.0.0.1:{serve.port}/" in serve.output()
+
+    serve.proc.send_signal(signal.SIGINT)
+    assert serve.proc.wait(timeout=DEADLINE_SECONDS) == 0, serve.output()
+    assert [name for name, pid in pids.items() if is_running(pid)] == []
+    assert processes_serving(serve.port) == []
+
+
+def test_it_stops_the_web_server_and_fails_when_the_worker_dies(serve: Serve) -> None:
+    pids = serve.child_pids()
+
+    os.kill(pids["worker"], signal.SIGKILL)
+
+    assert serve.proc.wait(timeout=DEADLINE_SECONDS) != 0
+    assert "the worker stopped unexpectedly" in serve.output()
+    assert not is_running(pids["web server"])
+    assert processes_serving(serve.port) == []
