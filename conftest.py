@@ -81,5 +81,3 @@ def as_user(client: Client) -> Callable[[User], Client]:
         return sign_in(client, user, verified=verified)
 
     return _as
-
-

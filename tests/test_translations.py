@@ -23,8 +23,14 @@ def test_every_entry_of_the_indonesian_catalogue_is_translated():
 
 
 def test_the_compiled_catalogue_matches_the_source():
-    source = {(e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural.get(0) for e in polib.pofile(str(PO)) if not e.obsolete}
-    compiled = {(e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural.get(0) for e in polib.mofile(str(MO))}
+    source = {
+        (e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural.get(0)
+        for e in polib.pofile(str(PO))
+        if not e.obsolete
+    }
+    compiled = {
+        (e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural.get(0) for e in polib.mofile(str(MO))
+    }
     compiled.pop((None, ""), None)
     assert compiled == source, "run `make messages` to recompile django.mo"
 
@@ -37,9 +43,22 @@ def test_every_translatable_string_in_the_code_is_in_the_catalogue(tmp_path):
     copy = tmp_path / "humas"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "tests"))
     subprocess.run(
-        [sys.executable, "-m", "django", "makemessages", "-l", "id", "--no-location", "--no-obsolete"],
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "makemessages",
+            "-l",
+            "id",
+            "--no-location",
+            "--no-obsolete",
+        ],
         cwd=copy,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "humas.settings", "PYTHONPATH": str(PACKAGE.parent)},
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "humas.settings",
+            "PYTHONPATH": str(PACKAGE.parent),
+        },
         check=True,
         capture_output=True,
     )

@@ -13,7 +13,14 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
-from humas.accounts.models import AuditEntry, Invitation, Membership, Organisation, Unit
+from humas.accounts.models import (
+    AuditEntry,
+    Invitation,
+    InvitationQuerySet,
+    Membership,
+    Organisation,
+    Unit,
+)
 
 
 def membership_of(request: HttpRequest) -> Membership | None:
@@ -41,6 +48,8 @@ def units_for(request: HttpRequest) -> QuerySet[Unit]:
     if membership.has_perm("units.view"):
         return units
     # Unit agents see only their own unit.
+    if membership.unit_id is None:
+        return units.none()
     return units.filter(pk=membership.unit_id)
 
 
@@ -65,7 +74,7 @@ def get_member_for(request: HttpRequest, membership_id: int, *, write: bool = Fa
     return member
 
 
-def invitations_for(request: HttpRequest) -> QuerySet[Invitation]:
+def invitations_for(request: HttpRequest) -> InvitationQuerySet:
     membership = require(request, "members.view")
     return Invitation.objects.filter(organisation=membership.organisation).select_related(
         "unit", "invited_by"
@@ -80,9 +89,7 @@ def get_invitation_for(request: HttpRequest, invitation_id: int) -> Invitation:
 
 def audit_entries_for(request: HttpRequest) -> QuerySet[AuditEntry]:
     membership = require(request, "audit.view")
-    return AuditEntry.objects.filter(organisation=membership.organisation).select_related(
-        "actor"
-    )
+    return AuditEntry.objects.filter(organisation=membership.organisation).select_related("actor")
 
 
 def switchable_memberships(request: HttpRequest) -> QuerySet[Membership]:

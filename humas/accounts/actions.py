@@ -45,7 +45,9 @@ def create_organisation(
     is_demo: bool = False,
 ) -> Organisation:
     if slug and Organisation.objects.filter(slug=slug).exists():
-        raise ActionError(_("An organisation with the short name “%(slug)s” already exists.") % {"slug": slug})
+        raise ActionError(
+            _("An organisation with the short name “%(slug)s” already exists.") % {"slug": slug}
+        )
     org = Organisation.objects.create(
         name=name,
         slug=slug or _unique_slug(name),
@@ -156,7 +158,9 @@ def invite_member(
     email = email.strip().lower()
     _check_role_unit(role, unit, org)
     if Membership.objects.filter(organisation=org, user__email__iexact=email).exists():
-        raise ActionError(_("%(email)s is already a member of this organisation.") % {"email": email})
+        raise ActionError(
+            _("%(email)s is already a member of this organisation.") % {"email": email}
+        )
     # A newer invitation replaces any pending one for the same address.
     Invitation.objects.pending().filter(organisation=org, email__iexact=email).update(
         revoked_at=timezone.now()
@@ -224,7 +228,7 @@ def accept_invitation(
         user = User.objects.create_user(locked.email, password, full_name=full_name)
     elif user.email.lower() != locked.email.lower():
         raise ActionError(_("This invitation was sent to another e-mail address."))
-    membership, _ = Membership.objects.update_or_create(
+    membership, _created = Membership.objects.update_or_create(
         user=user,
         organisation=locked.organisation,
         defaults={"role": locked.role, "unit": locked.unit, "is_active": True},
@@ -298,7 +302,9 @@ def add_member(
 
 
 @transaction.atomic
-def confirm_two_factor(user: User, device: Any, *, by: Actor, organisation: Organisation | None) -> list[str]:
+def confirm_two_factor(
+    user: User, device: Any, *, by: Actor, organisation: Organisation | None
+) -> list[str]:
     """Mark the enrolled TOTP device confirmed and issue backup codes (returned once)."""
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -310,9 +316,13 @@ def confirm_two_factor(user: User, device: Any, *, by: Actor, organisation: Orga
 
 
 @transaction.atomic
-def regenerate_backup_codes(user: User, *, by: Actor, organisation: Organisation | None) -> list[str]:
+def regenerate_backup_codes(
+    user: User, *, by: Actor, organisation: Organisation | None
+) -> list[str]:
     codes = twofactor.new_backup_codes(user)
-    record("accounts.user.backup_codes_regenerated", actor=by, organisation=organisation, target=user)
+    record(
+        "accounts.user.backup_codes_regenerated", actor=by, organisation=organisation, target=user
+    )
     return codes
 
 
@@ -341,6 +351,8 @@ def record_password_reset(user: User, *, ip: str | None) -> None:
 
 
 @transaction.atomic
-def record_sign_in(user: User, *, ip: str | None, organisation: Organisation | None, out: bool = False) -> None:
+def record_sign_in(
+    user: User, *, ip: str | None, organisation: Organisation | None, out: bool = False
+) -> None:
     action = "accounts.user.logged_out" if out else "accounts.user.logged_in"
     record(action, actor=Actor(user=user, ip=ip), organisation=organisation, target=user)

@@ -192,7 +192,12 @@ def verify(limit_breaks: int = 50) -> VerifyResult:
             )
         if compute_hash(entry, entry.prev_hash) != entry.entry_hash:
             breaks.append(
-                Break(entry.seq, entry.pk, "altered", f"entry #{entry.seq} was changed after it was written")
+                Break(
+                    entry.seq,
+                    entry.pk,
+                    "altered",
+                    f"entry #{entry.seq} was changed after it was written",
+                )
             )
         elif entry.prev_hash != prev_hash and entry.seq == expected_seq:
             breaks.append(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -66,7 +66,8 @@ class UnitForm(forms.ModelForm):
 class RoleUnitMixin(forms.Form):
     def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = Unit.objects.filter(organisation=organisation)
+        unit_field = cast(forms.ModelChoiceField, self.fields["unit"])
+        unit_field.queryset = Unit.objects.filter(organisation=organisation)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -102,7 +103,8 @@ class JoinForm(forms.Form):
         help_text=password_validation.password_validators_help_text_html,
     )
     password2 = forms.CharField(
-        label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password again"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:

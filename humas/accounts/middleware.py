@@ -102,7 +102,8 @@ class TwoFactorRequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
+        # OTPMiddleware (earlier in the chain) gives signed-in users is_verified().
+        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr,attr-defined]
             return self.get_response(request)
         if request.path.startswith(f"/{settings.STATIC_URL.strip('/')}/"):
             return self.get_response(request)

@@ -11,15 +11,19 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from zxcvbn import zxcvbn
 
-_LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t"})
+_LEET = str.maketrans(
+    {"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t"}
+)
 _TRAILING = re.compile(r"[\d\W_]+$")
 _NON_LETTER = re.compile(r"[^a-z]")
 
 
 @cache
 def indonesian_words() -> frozenset[str]:
-    text = resources.files("humas.accounts").joinpath("data/indonesian-passwords.txt").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("humas.accounts")
+        .joinpath("data/indonesian-passwords.txt")
+        .read_text(encoding="utf-8")
     )
     words = set()
     for line in text.splitlines():
@@ -62,7 +66,7 @@ class StrengthValidator:
         self.min_score = min_score
 
     def validate(self, password: str, user: Any = None) -> None:
-        extra = list(indonesian_words()) + ["humas"]
+        extra = [*indonesian_words(), "humas"]
         if user is not None:
             email = getattr(user, "email", "") or ""
             name = getattr(user, "full_name", "") or ""
@@ -80,8 +84,10 @@ class StrengthValidator:
         """True when little is left once the person's name and address pieces are removed."""
         if user is None:
             return False
-        source = (getattr(user, "email", "") or "").split("@")[0] + " " + (
-            getattr(user, "full_name", "") or ""
+        source = (
+            (getattr(user, "email", "") or "").split("@")[0]
+            + " "
+            + (getattr(user, "full_name", "") or "")
         )
         rest = password.lower()
         for piece in re.split(r"[\W_]+", source.lower()):
@@ -90,4 +96,7 @@ class StrengthValidator:
         return len(_NON_LETTER.sub("", rest)) < 6
 
     def get_help_text(self) -> str:
-        return _("Use a long passphrase: several unrelated words are easier to remember and harder to guess.")
+        return _(
+            "Use a long passphrase: several unrelated words are easier to remember "
+            "and harder to guess."
+        )

@@ -40,7 +40,10 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     "audit.view": (frozenset({A}), "Browse the organisation's audit log"),
     "content.view": (frozenset({A, P, E, N}), "See posts, calendar and campaigns"),
     "content.write": (frozenset({A, P, E}), "Write and schedule posts"),
-    "content.approve": (frozenset({A, P}), "Approve posts (never one's own when approval is required)"),
+    "content.approve": (
+        frozenset({A, P}),
+        "Approve posts (never one's own when approval is required)",
+    ),
     "channels.manage": (frozenset({A}), "Connect and disconnect network accounts"),
     "inbox.view": (frozenset({A, R}), "See the whole inbox"),
     "inbox.work": (frozenset({A, R}), "Answer, assign and route conversations"),

@@ -33,7 +33,9 @@ def audit_login(sender: Any, request: HttpRequest | None, user: User, **kwargs: 
 
 
 @receiver(user_logged_out)
-def audit_logout(sender: Any, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
+def audit_logout(
+    sender: Any, request: HttpRequest | None, user: User | None, **kwargs: Any
+) -> None:
     if user is None:
         return
     ip = client_ip(request) if request is not None else None

@@ -79,7 +79,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
         settings.LANGUAGE_COOKIE_NAME,
         language,
         max_age=settings.LANGUAGE_COOKIE_AGE,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        samesite="Lax",
         secure=settings.LANGUAGE_COOKIE_SECURE,
         httponly=True,
     )
@@ -152,7 +152,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_NEW_CODES] = codes
             messages.success(request, _("Two-factor authentication is on."))
             return redirect("accounts:backup_codes")
-        form.add_error("code", _("That code is not right. Check the time on your phone and try again."))
+        form.add_error(
+            "code", _("That code is not right. Check the time on your phone and try again.")
+        )
     return render(
         request,
         "accounts/two_factor_setup.html",
@@ -237,9 +239,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def switch_organisation(request: HttpRequest) -> HttpResponse:
-    chosen = access.switchable_memberships(request).filter(
-        organisation_id=request.POST.get("organisation")
-    ).first()
+    wanted = request.POST.get("organisation", "")
+    chosen = (
+        access.switchable_memberships(request).filter(organisation_id=int(wanted)).first()
+        if wanted.isdigit()
+        else None
+    )
     if chosen is None:
         raise PermissionDenied("not a member")
     request.session[SESSION_ORG_KEY] = chosen.organisation_id
@@ -279,12 +284,20 @@ def _unit_form(request: HttpRequest, unit: Any = None) -> HttpResponse:
         try:
             if unit is None:
                 actions.create_unit(
-                    org, name=data["name"], code=data["code"], description=data["description"], by=by
+                    org,
+                    name=data["name"],
+                    code=data["code"],
+                    description=data["description"],
+                    by=by,
                 )
             else:
                 fresh = type(unit).objects.get(pk=unit.pk)
                 actions.update_unit(
-                    fresh, name=data["name"], code=data["code"], description=data["description"], by=by
+                    fresh,
+                    name=data["name"],
+                    code=data["code"],
+                    description=data["description"],
+                    by=by,
                 )
         except actions.ActionError as exc:
             _action_error(request, exc)
@@ -353,9 +366,7 @@ def member_invite(request: HttpRequest) -> HttpResponse:
         except actions.ActionError as exc:
             _action_error(request, exc)
         else:
-            messages.success(
-                request, _("Invitation sent to %(email)s.") % {"email": data["email"]}
-            )
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": data["email"]})
             return redirect("accounts:member_list")
     return render(request, "accounts/member_invite.html", {"form": form})
 
@@ -421,7 +432,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     context: dict[str, Any] = {"invitation": invitation}
     if user is None and existing is not None:
         login_url = f"{reverse('accounts:login')}?next={request.path}"
-        return render(request, "accounts/invitation_sign_in.html", {**context, "login_url": login_url})
+        return render(
+            request, "accounts/invitation_sign_in.html", {**context, "login_url": login_url}
+        )
     if user is not None and user.email.lower() != invitation.email.lower():  # type: ignore[union-attr]
         return render(request, "accounts/invitation_wrong_user.html", context, status=403)
     form = JoinForm(request.POST or None, email=invitation.email) if user is None else None
@@ -440,9 +453,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         if user is None:
             login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
         request.session[SESSION_ORG_KEY] = membership.organisation_id
-        messages.success(
-            request, _("Welcome to %(org)s.") % {"org": membership.organisation.name}
-        )
+        messages.success(request, _("Welcome to %(org)s.") % {"org": membership.organisation.name})
         return redirect("home")
     return render(request, "accounts/invitation_accept.html", {**context, "form": form})
 

@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 from django.db import connections, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 M = TypeVar("M", bound=models.Model)
 
@@ -33,21 +32,11 @@ WORKER_ID_MAX_LENGTH = 64
 class Leased(models.Model):
     """Adds the two lease fields used by :func:`claim`, :func:`renew` and :func:`release`."""
 
-    claimed_by = models.CharField(
-        _("claimed by"), max_length=WORKER_ID_MAX_LENGTH, blank=True, default=""
-    )
-    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    claimed_by = models.CharField(max_length=WORKER_ID_MAX_LENGTH, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
-
-    def lease_held_by(self, worker_id: str, now: datetime | None = None) -> bool:
-        now = now or timezone.now()
-        return (
-            self.claimed_by == worker_id
-            and self.claimed_until is not None
-            and self.claimed_until >= now
-        )
 
 
 def claim(

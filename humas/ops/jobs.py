@@ -127,9 +127,7 @@ def prune_old_rows(now: datetime | None = None) -> tuple[int, int]:
 
     now = now or timezone.now()
     results, _ = (
-        DBTaskResult.objects.finished()
-        .filter(finished_at__lt=now - TASK_RESULT_RETENTION)
-        .delete()
+        DBTaskResult.objects.finished().filter(finished_at__lt=now - TASK_RESULT_RETENTION).delete()
     )
     heartbeats, _ = WorkerHeartbeat.objects.filter(last_seen__lt=now - HEARTBEAT_RETENTION).delete()
     if results or heartbeats:

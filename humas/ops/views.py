@@ -54,4 +54,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         status=200 if status == "ok" else 503,
     )
     response["Cache-Control"] = "no-store"
+    # A 503 here is the answer a monitor asked for, not a server error: keep it out of the
+    # django.request error log, which a monitor polling every few seconds would flood.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response

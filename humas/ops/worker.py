@@ -364,4 +364,3 @@ class WorkerLoop:
             if remaining <= 0:
                 return
             time.sleep(min(remaining, 0.1))
-

@@ -5,8 +5,8 @@ from base64 import b32decode
 import pytest
 from django_otp.oath import totp
 
-from humas.accounts.testing import make_member, make_org
 from humas.accounts.roles import Role
+from humas.accounts.testing import make_member, make_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

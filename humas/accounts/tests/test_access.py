@@ -3,11 +3,11 @@
 import pytest
 from django.urls import get_resolver, reverse
 
-from humas.accounts.testing import make_member, sign_in
 from humas.accounts import actions
 from humas.accounts.audit import Actor
 from humas.accounts.models import Invitation, Membership
 from humas.accounts.roles import PERMISSIONS, Role
+from humas.accounts.testing import make_member, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,9 @@ def test_every_url_is_classified_here_so_new_views_cannot_skip_these_tests():
     assert _all_url_names() == classified
 
 
-@pytest.mark.parametrize("url_name", sorted(OWN_ACCOUNT - {"accounts:logout", "accounts:switch_organisation"}))
+@pytest.mark.parametrize(
+    "url_name", sorted(OWN_ACCOUNT - {"accounts:logout", "accounts:switch_organisation"})
+)
 def test_own_account_pages_need_a_login(client, url_name):
     response = client.get(reverse(url_name))
     assert response.status_code == 302
@@ -85,7 +87,9 @@ def test_organisation_pages_need_a_login(client, url_name):
 @pytest.mark.parametrize("role", Role.values)
 @pytest.mark.parametrize("url_name", sorted(PAGES))
 def test_each_role_reaches_exactly_the_pages_the_matrix_gives_it(client, org, unit, url_name, role):
-    person = make_member(org, f"{role}@satu.go.id", role, unit=unit if role == Role.UNIT_AGENT else None)
+    person = make_member(
+        org, f"{role}@satu.go.id", role, unit=unit if role == Role.UNIT_AGENT else None
+    )
     sign_in(client, person)
     allowed = role in PERMISSIONS[PAGES[url_name]][0]
     response = client.get(reverse(url_name))
@@ -164,7 +168,7 @@ def test_a_unit_agent_sees_only_their_own_unit(client, org, unit, agent):
     from humas.accounts.access import units_for
 
     request = RequestFactory().get("/")
-    request.membership = Membership.objects.get(user=agent)
+    request.membership = Membership.objects.get(user=agent)  # type: ignore[attr-defined]
     assert list(units_for(request)) == [unit]
 
 

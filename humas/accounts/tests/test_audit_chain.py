@@ -1,10 +1,12 @@
+from itertools import pairwise
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from humas.accounts.testing import SYSTEM, make_org
 from humas.accounts.audit import MASK, Actor, mask_secrets, record, verify
 from humas.accounts.models import AuditEntry
+from humas.accounts.testing import SYSTEM, make_org
 
 pytestmark = pytest.mark.django_db
 
@@ -17,14 +19,17 @@ def _raw(sql: str, params: list) -> None:
 
 def _chain(n: int = 5) -> list[AuditEntry]:
     org = make_org("Kota Audit")
-    return [record(f"tests.event.{i}", actor=SYSTEM, organisation=org, payload={"i": i}) for i in range(n)]
+    return [
+        record(f"tests.event.{i}", actor=SYSTEM, organisation=org, payload={"i": i})
+        for i in range(n)
+    ]
 
 
 def test_it_numbers_and_chains_every_entry():
     entries = _chain(4)
     seqs = [e.seq for e in AuditEntry.objects.order_by("seq")]
     assert seqs == list(range(1, len(seqs) + 1))
-    for before, after in zip(entries, entries[1:], strict=False):
+    for before, after in pairwise(entries):
         assert after.prev_hash == before.entry_hash
 
 
@@ -82,7 +87,10 @@ def test_it_detects_an_entry_rewritten_with_a_recomputed_own_hash():
     forged = AuditEntry.objects.get(pk=entries[1].pk)
     forged.payload = {"i": "forged"}
     new_hash = compute_hash(forged, forged.prev_hash)
-    _raw("UPDATE {table} SET payload = %s, entry_hash = %s WHERE id = %s", ['{"i": "forged"}', new_hash, forged.pk])
+    _raw(
+        "UPDATE {table} SET payload = %s, entry_hash = %s WHERE id = %s",
+        ['{"i": "forged"}', new_hash, forged.pk],
+    )
     # The forger fixed this row's own hash, but the next row still points at the old one.
     breaks = verify().breaks
     assert [(b.kind, b.seq) for b in breaks] == [("out_of_order", entries[2].seq)]

@@ -21,7 +21,9 @@ def test_createorg_makes_an_organisation_that_requires_2fa(capsys):
     org = Organisation.objects.get(name="Pemerintah Provinsi Contoh")
     assert org.require_2fa and org.time_zone == "Asia/Makassar" and not org.is_demo
     assert "createadmin --org" in capsys.readouterr().out
-    assert AuditEntry.objects.filter(action="accounts.organisation.created", organisation=org).exists()
+    assert AuditEntry.objects.filter(
+        action="accounts.organisation.created", organisation=org
+    ).exists()
 
 
 def test_createorg_refuses_a_taken_short_name():
@@ -54,7 +56,12 @@ def test_seeddemo_creates_the_demo_once_and_prints_the_logins(capsys):
     call_command("seeddemo")
     org = Organisation.objects.get(slug=DEMO_SLUG)
     assert org.name == "Pemerintah Kota Contoh" and org.is_demo and not org.require_2fa
-    assert {u.code for u in Unit.objects.filter(organisation=org)} >= {"dinkes", "dukcapil", "bpbd", "dishub"}
+    assert {u.code for u in Unit.objects.filter(organisation=org)} >= {
+        "dinkes",
+        "dukcapil",
+        "bpbd",
+        "dishub",
+    }
     roles = set(Membership.objects.filter(organisation=org).values_list("role", flat=True))
     assert roles == set(Role.values)
     assert Membership.objects.filter(organisation=org).count() == len(PEOPLE)
@@ -68,7 +75,18 @@ def test_newkey_prints_a_usable_fernet_key(capsys):
 
 
 def _humas(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "HUMAS_FERNET_KEYS", "SITE_URL"}}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "SECRET_KEY",
+            "HUMAS_FERNET_KEYS",
+            "SITE_URL",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
+    }
     full_env.update({"HUMAS_DATA_DIR": str(tmp_path), **env})
     return subprocess.run(
         [sys.executable, "-m", "humas.cli", *args],
@@ -122,5 +140,11 @@ def test_a_generated_secret_key_is_kept_between_runs(tmp_path):
 def test_secret_key_file_is_read(tmp_path):
     secret = tmp_path / "key.txt"
     secret.write_text("s" * 60)
-    result = _humas("shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)", tmp_path=tmp_path, env={"SECRET_KEY_FILE": str(secret)})
+    result = _humas(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+        tmp_path=tmp_path,
+        env={"SECRET_KEY_FILE": str(secret)},
+    )
     assert result.stdout.strip().splitlines()[-1] == "s" * 60

@@ -2,8 +2,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from humas.accounts.testing import make_member, make_org, sign_in
 from humas.accounts.roles import Role
+from humas.accounts.testing import make_member, make_org, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,9 @@ def test_switching_to_english_is_remembered_in_a_cookie_and_on_the_account(clien
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:security")
     assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
-    assert response.cookies[settings.LANGUAGE_COOKIE_NAME]["max-age"] == settings.LANGUAGE_COOKIE_AGE
+    assert (
+        response.cookies[settings.LANGUAGE_COOKIE_NAME]["max-age"] == settings.LANGUAGE_COOKIE_AGE
+    )
     page = client.get(reverse("home"))
     assert page["Content-Language"] == "en"
     assert "Sign out" in page.content.decode()

@@ -2,10 +2,10 @@ import pytest
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 
-from humas.accounts.testing import confirmed_device, make_member, totp_now
 from humas.accounts import twofactor
 from humas.accounts.models import AuditEntry
 from humas.accounts.roles import Role
+from humas.accounts.testing import confirmed_device, make_member, totp_now
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,9 @@ def person(org):
 
 
 def _login(client, email, password, **extra):
-    return client.post(reverse("accounts:login"), {"username": email, "password": password}, **extra)
+    return client.post(
+        reverse("accounts:login"), {"username": email, "password": password}, **extra
+    )
 
 
 def test_the_login_page_is_in_indonesian_even_for_an_english_browser(client):

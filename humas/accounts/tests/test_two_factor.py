@@ -3,10 +3,10 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from humas.accounts.testing import make_member, make_org, sign_in
 from humas.accounts import twofactor
 from humas.accounts.models import AuditEntry
 from humas.accounts.roles import Role
+from humas.accounts.testing import make_member, make_org, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,13 @@ def _code_for(device: TOTPDevice) -> str:
 
 @pytest.mark.parametrize(
     "url_name",
-    ["home", "accounts:unit_list", "accounts:security", "accounts:backup_codes", "accounts:audit_log"],
+    [
+        "home",
+        "accounts:unit_list",
+        "accounts:security",
+        "accounts:backup_codes",
+        "accounts:audit_log",
+    ],
 )
 def test_when_2fa_is_required_a_member_without_it_can_do_nothing_but_enrol(
     client, newcomer, url_name

@@ -42,7 +42,7 @@ def test_rotation_re_encrypts_under_the_new_key_so_the_old_one_can_go(keys):
 
 
 def test_a_value_from_an_unknown_key_gives_a_clear_error(keys):
-    settings, old, new = keys
+    settings, _old, new = keys
     token = crypto.encrypt("secret")
     settings.FERNET_KEYS = [new]
     with pytest.raises(crypto.DecryptionError, match="no longer configured"):

@@ -15,8 +15,8 @@ class Migration(migrations.Migration):
             name='PeriodicJob',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('claimed_by', models.CharField(blank=True, default='', max_length=64, verbose_name='claimed by')),
-                ('claimed_until', models.DateTimeField(blank=True, null=True, verbose_name='claimed until')),
+                ('claimed_by', models.CharField(blank=True, default='', max_length=64)),
+                ('claimed_until', models.DateTimeField(blank=True, null=True)),
                 ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
                 ('interval_seconds', models.PositiveIntegerField(verbose_name='interval (seconds)')),
                 ('next_run_at', models.DateTimeField(db_index=True, verbose_name='next run')),

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
 
 from humas.ops.jobs import DEFAULT_LEASE, JOBS, Job
+from humas.ops.tests.processes import HUMAS, environment
 
 DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
@@ -61,3 +64,16 @@ def test_job(monkeypatch: pytest.MonkeyPatch) -> Iterator[JobCalls]:
         JOBS, calls.name, Job(calls.name, timedelta(seconds=300), DEFAULT_LEASE, calls)
     )
     yield calls
+
+
+@pytest.fixture(scope="session")
+def installed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated installation in a temporary directory, for tests that start processes."""
+    path = tmp_path_factory.mktemp("installation")
+    subprocess.run(
+        [*HUMAS, "migrate", "--noinput", "-v", "0"],
+        env=environment(path),
+        check=True,
+        timeout=120,
+    )
+    return path

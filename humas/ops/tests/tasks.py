@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from django_tasks import task
 
 
@@ -13,3 +16,11 @@ def echo(message: str) -> str:
 @task()
 def explode() -> None:
     raise RuntimeError("this task always fails")
+
+
+@task()
+def nap(marker: str, seconds: float) -> str:
+    """Signals that it started (by creating ``marker``), then takes its time."""
+    Path(marker).touch()
+    time.sleep(seconds)
+    return "rested"

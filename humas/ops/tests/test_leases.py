@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db.models import F
@@ -134,7 +135,7 @@ def test_it_releases_only_for_the_holder_and_writes_the_outcome_with_it() -> Non
     assert (job.claimed_by, job.claimed_until) == ("", None)
     assert job.next_run_at == next_run
     assert job.run_count == 1
-    due = {"worker_id": "beta", "lease": LEASE, "due_field": "next_run_at"}
+    due: dict[str, Any] = {"worker_id": "beta", "lease": LEASE, "due_field": "next_run_at"}
     assert claim(PeriodicJob.objects.all(), **due) == []
     assert len(claim(PeriodicJob.objects.all(), **due, now=next_run)) == 1
 

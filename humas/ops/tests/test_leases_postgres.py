@@ -93,4 +93,3 @@ def test_it_lets_another_worker_take_over_a_lapsed_lease() -> None:
     assert renew(held, "alpha", LEASE, now=lapsed) is False
     assert release(held, "alpha") is False
     assert PeriodicJob.objects.get().claimed_by == "beta"
-

@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-DEADLINE_SECONDS = 60.0
+from humas.ops.tests.processes import DEADLINE_SECONDS, HUMAS, environment, is_running
 
 
 def free_port() -> int:
@@ -26,41 +25,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated installation of its own, shared by the tests of this module."""
-    path = tmp_path_factory.mktemp("serve")
-    subprocess.run(
-        [sys.executable, "-m", "humas.cli", "migrate", "--noinput", "-v", "0"],
-        env=environment(path),
-        check=True,
-        timeout=120,
-    )
-    return path
-
-
-def environment(data_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "HUMAS_TASK_BACKEND", "SITE_URL", "ALLOWED_HOSTS"}
-    }
-    env.update(
-        HUMAS_DATA_DIR=str(data_dir),
-        DATABASE_URL=f"sqlite:///{data_dir / 'humas.sqlite3'}",
-        DJANGO_SETTINGS_MODULE="humas.settings",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 class Serve:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.port = port
         self.log = data_dir / f"serve-{port}.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "humas.cli", "serve", "--port", str(port)],
+                [*HUMAS, "serve", "--port", str(port)],
                 env=environment(data_dir),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -73,7 +44,10 @@ class Serve:
         """The pids `serve` announces, waiting until both are printed."""
         deadline = time.monotonic() + DEADLINE_SECONDS
         while time.monotonic() < deadline:
-            pids = {m[0]: int(m[1]) for m in re.findall(r"(web server|worker): pid (\d+)", self.output())}
+            pids = {
+                m[0]: int(m[1])
+                for m in re.findall(r"(web server|worker): pid (\d+)", self.output())
+            }
             if len(pids) == 2:
                 return pids
             assert self.proc.poll() is None, self.output()
@@ -87,7 +61,7 @@ class Serve:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
             try:
-                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(url, timeout=5) as response:
                     return dict(json.load(response))
             except urllib.error.HTTPError as exc:
                 last = f"{exc.code} {exc.read()[:300]!r}"
@@ -103,18 +77,10 @@ class Serve:
 
 
 @pytest.fixture
-def serve(data_dir: Path) -> Iterator[Serve]:
-    running = Serve(data_dir, free_port())
+def serve(installed_dir: Path) -> Iterator[Serve]:
+    running = Serve(installed_dir, free_port())
     yield running
     running.stop()
-
-
-def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 def processes_serving(port: int) -> list[int]:

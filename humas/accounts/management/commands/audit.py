@@ -25,6 +25,8 @@ class Command(BaseCommand):
             )
         )
         for problem in result.breaks:
-            where = f"entry #{problem.seq}" + (f" (row id {problem.entry_id})" if problem.entry_id else "")
+            where = f"entry #{problem.seq}" + (
+                f" (row id {problem.entry_id})" if problem.entry_id else ""
+            )
             self.stderr.write(f"  {problem.kind:<12} {where}: {problem.detail}")
         raise SystemExit(1)

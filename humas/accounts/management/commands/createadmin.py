@@ -61,4 +61,6 @@ class Command(BaseCommand):
         verb = "Created" if created else "Promoted"
         self.stdout.write(self.style.SUCCESS(f"{verb} {email} as administrator of {org.name}."))
         if org.require_2fa:
-            self.stdout.write("Two-factor authentication is required: it is set up at first sign-in.")
+            self.stdout.write(
+                "Two-factor authentication is required: it is set up at first sign-in."
+            )

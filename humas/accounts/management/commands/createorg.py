@@ -31,5 +31,7 @@ class Command(BaseCommand):
             )
         except ActionError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"Created organisation {org.name!r} (slug: {org.slug})"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created organisation {org.name!r} (slug: {org.slug})")
+        )
         self.stdout.write(f"Next: humas createadmin --org {org.slug} --email you@example.go.id")

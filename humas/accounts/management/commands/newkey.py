@@ -6,7 +6,10 @@ from humas.lib.crypto import new_key
 
 
 class Command(BaseCommand):
-    help = "Print a new key for HUMAS_FERNET_KEYS (put it first to rotate; keep the old ones after it)."
+    help = (
+        "Print a new key for HUMAS_FERNET_KEYS "
+        "(put it first to rotate; keep the old ones after it)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(new_key())

@@ -29,7 +29,9 @@ PEOPLE = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo organisation 'Pemerintah Kota Contoh' with one user per role (idempotent)."
+    help = (
+        "Create the demo organisation 'Pemerintah Kota Contoh' with one user per role (idempotent)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--quiet", action="store_true", help="Do not print the logins")
@@ -66,7 +68,9 @@ class Command(BaseCommand):
             return
         state = "created" if created_org else "already present"
         self.stdout.write(self.style.SUCCESS(f"Demo organisation {org.name!r} {state}."))
-        self.stdout.write(f"Open {settings.SITE_URL}/ and sign in with one of these (password {DEMO_PASSWORD}):")
+        self.stdout.write(
+            f"Open {settings.SITE_URL}/ and sign in with one of these (password {DEMO_PASSWORD}):"
+        )
         for email, _name, role, unit_code in PEOPLE:
             extra = f" ({unit_code})" if unit_code else ""
             self.stdout.write(f"  {Role(role).label:<14} {email}{extra}")

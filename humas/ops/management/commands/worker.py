@@ -80,11 +80,11 @@ class Command(BaseCommand):
             )
             loop.stop()
 
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         # signal.signal only works in the main thread (call_command may run elsewhere).
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous[signum] = signal.signal(signum, on_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
         try:
             loop.run(once=options["once"])
         except KeyboardInterrupt as exc:
@@ -93,5 +93,5 @@ class Command(BaseCommand):
                 "reaper or when its lease runs out"
             ) from exc
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
