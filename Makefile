@@ -25,6 +25,8 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
+# Links in e-mails and the address printed below follow HOST and PORT unless SITE_URL is set.
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.runtime
 	$(BIN)/humas migrate --noinput -v 0
 	$(BIN)/humas seeddemo

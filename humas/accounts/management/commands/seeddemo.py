@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from humas.accounts import actions
 from humas.accounts.audit import Actor
@@ -66,11 +67,16 @@ class Command(BaseCommand):
                 )
         if options["quiet"]:
             return
-        state = "created" if created_org else "already present"
-        self.stdout.write(self.style.SUCCESS(f"Demo organisation {org.name!r} {state}."))
+        state = (
+            _("Demo organisation “%(name)s” created.")
+            if created_org
+            else _("Demo organisation “%(name)s” is ready (already present).")
+        )
+        self.stdout.write(self.style.SUCCESS(state % {"name": org.name}))
         self.stdout.write(
-            f"Open {settings.SITE_URL}/ and sign in with one of these (password {DEMO_PASSWORD}):"
+            _("Open %(url)s/ and sign in with one of these (password %(password)s):")
+            % {"url": settings.SITE_URL, "password": DEMO_PASSWORD}
         )
         for email, _name, role, unit_code in PEOPLE:
             extra = f" ({unit_code})" if unit_code else ""
-            self.stdout.write(f"  {Role(role).label:<14} {email}{extra}")
+            self.stdout.write(f"  {Role(role).label:<18} {email}{extra}")

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 # Long enough for gunicorn's graceful timeout (30 s) and a typical task to finish.
 STOP_TIMEOUT_SECONDS = 60.0
@@ -107,31 +108,33 @@ class Command(BaseCommand):
             raise CommandError(
                 f"the {name} stopped unexpectedly (exit code {code}); the rest was stopped too"
             )
-        self.stdout.write("humas stopped.")
+        self.stdout.write(_("humas stopped."))
 
     def _announce(self, url: str, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-        self.stdout.write(self.style.SUCCESS(f"humas is running at {url}"))
+        self.stdout.write(self.style.SUCCESS(_("humas is running at %(url)s") % {"url": url}))
         for name, proc in children:
             self.stdout.write(f"  {name}: pid {proc.pid}")
         if len(children) == 1:
-            self.stdout.write("  no worker: run `humas worker` elsewhere for background work")
-        self.stdout.write("Press Ctrl-C to stop.")
+            self.stdout.write(
+                "  " + _("no worker: run `humas worker` elsewhere for background work")
+            )
+        self.stdout.write(_("Press Ctrl-C to stop."))
         self.stdout.flush()
 
     def _stop(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
         """SIGTERM every child, wait for them; kill on a second Ctrl-C or after the timeout."""
-        for _, proc in children:
+        for _name, proc in children:
             if proc.poll() is None:
                 proc.terminate()
         signals_before = self.signals_received
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while any(proc.poll() is None for _, proc in children):
+        while any(proc.poll() is None for _name, proc in children):
             if self.signals_received > signals_before or time.monotonic() > deadline:
                 for name, proc in children:
                     if proc.poll() is None:
                         self.stderr.write(f"the {name} did not stop in time; killing it")
                         proc.kill()
-                for _, proc in children:
+                for _name, proc in children:
                     proc.wait()
                 return
             time.sleep(0.1)
