@@ -356,3 +356,26 @@ def record_sign_in(
 ) -> None:
     action = "accounts.user.logged_out" if out else "accounts.user.logged_in"
     record(action, actor=Actor(user=user, ip=ip), organisation=organisation, target=user)
+
+
+@transaction.atomic
+def record_lockout(user: User, *, ip: str | None, organisation: Organisation | None) -> None:
+    """Too many wrong passwords: the account is locked for a while (django-axes)."""
+    record(
+        "accounts.user.locked_out",
+        actor=Actor(user=None, ip=ip, label=user.email),
+        organisation=organisation,
+        target=user,
+    )
+
+
+@transaction.atomic
+def record_password_change(
+    user: User, *, ip: str | None, organisation: Organisation | None
+) -> None:
+    record(
+        "accounts.user.password_changed",
+        actor=Actor(user=user, ip=ip),
+        organisation=organisation,
+        target=user,
+    )

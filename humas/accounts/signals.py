@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from humas.accounts.actions import record_sign_in
+from humas.accounts.actions import record_lockout, record_sign_in
 from humas.accounts.audit import client_ip
 from humas.accounts.models import Membership, Organisation, User
 
@@ -40,3 +41,18 @@ def audit_logout(
         return
     ip = client_ip(request) if request is not None else None
     record_sign_in(user, ip=ip, organisation=_organisation(request, user), out=True)
+
+
+@receiver(user_locked_out)
+def audit_lockout(
+    sender: Any,
+    request: HttpRequest | None,
+    username: str | None,
+    ip_address: str | None,
+    **kwargs: Any,
+) -> None:
+    # The account may not exist (someone guessing addresses); then there is no organisation
+    # to tell, and axes' own records are the trace.
+    user = User.objects.filter(email__iexact=username or "").first()
+    if user is not None:
+        record_lockout(user, ip=ip_address, organisation=_organisation(None, user))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("2fa/verifikasi/", views.two_factor_verify, name="two_factor_verify"),
     path("2fa/kode-cadangan/", views.backup_codes, name="backup_codes"),
     path("keamanan/", views.security, name="security"),
+    path("sandi/ganti/", views.PasswordChangeView.as_view(), name="password_change"),
     path("sandi/lupa/", views.PasswordResetView.as_view(), name="password_reset"),
     path("sandi/lupa/terkirim/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

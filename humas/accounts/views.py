@@ -126,6 +126,19 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:security")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        actions.record_password_change(
+            form.user, ip=client_ip(self.request), organisation=_org_or_none(self.request)
+        )
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
 # --- two-factor authentication ---------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
 """Encryption at rest for channel secrets (tokens, app passwords), with key rotation.
 
 Keys come from ``settings.FERNET_KEYS`` (``HUMAS_FERNET_KEYS``, comma-separated): the first
-key encrypts, every key decrypts. To rotate, put a new key first, run
-``humas rotatekeys`` to re-encrypt stored values, then drop the old key.
+key encrypts, every key decrypts. To rotate: make a key with ``humas newkey``, put it first
+and keep the old ones after it; values are re-encrypted under the new key with
+:func:`rotate` (the channels app does this for stored credentials), after which the old key
+can be dropped.
 """
 
 from __future__ import annotations

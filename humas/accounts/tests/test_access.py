@@ -25,6 +25,7 @@ OWN_ACCOUNT = {
     "home",
     "accounts:logout",
     "accounts:security",
+    "accounts:password_change",
     "accounts:two_factor_setup",
     "accounts:two_factor_verify",
     "accounts:backup_codes",

@@ -148,3 +148,22 @@ def test_secret_key_file_is_read(tmp_path):
         env={"SECRET_KEY_FILE": str(secret)},
     )
     assert result.stdout.strip().splitlines()[-1] == "s" * 60
+
+
+def test_email_goes_to_the_console_by_default_and_to_smtp_when_configured(tmp_path):
+    show = "from django.conf import settings; print(settings.EMAIL_BACKEND, settings.EMAIL_USE_TLS)"
+    default = _humas("shell", "-c", show, tmp_path=tmp_path, env={})
+    assert (
+        default.stdout.strip().splitlines()[-1]
+        == "django.core.mail.backends.console.EmailBackend True"
+    )
+    smtp = _humas(
+        "shell",
+        "-c",
+        show,
+        tmp_path=tmp_path,
+        env={"EMAIL_HOST": "smtp.contoh.go.id", "EMAIL_PORT": "465"},
+    )
+    assert (
+        smtp.stdout.strip().splitlines()[-1] == "django.core.mail.backends.smtp.EmailBackend False"
+    )

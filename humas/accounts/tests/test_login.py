@@ -99,3 +99,32 @@ def test_the_login_records_the_address_it_came_from(client, person):
     _login(client, person.email, PASSWORD, REMOTE_ADDR="203.0.113.9")
     entry = AuditEntry.objects.get(action="accounts.user.logged_in", actor=person)
     assert entry.ip == "203.0.113.9"
+
+
+def test_a_lockout_is_written_to_the_organisations_audit_log(client, person, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, person.email, "wrong-password-here", REMOTE_ADDR="198.51.100.20")
+    entry = AuditEntry.objects.get(action="accounts.user.locked_out")
+    assert entry.target_id == str(person.pk)
+    assert entry.ip == "198.51.100.20"
+    assert entry.organisation == person.memberships.get().organisation
+
+
+def test_a_signed_in_member_changes_their_password(client, person):
+    from humas.accounts.testing import sign_in
+
+    sign_in(client, person)
+    response = client.post(
+        reverse("accounts:password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "daun-kering-sepeda-empat",
+            "new_password2": "daun-kering-sepeda-empat",
+        },
+    )
+    assert response["Location"] == reverse("accounts:security")
+    person.refresh_from_db()
+    assert person.check_password("daun-kering-sepeda-empat")
+    assert AuditEntry.objects.filter(action="accounts.user.password_changed", actor=person).exists()
+    # still signed in after the change
+    assert client.get(reverse("accounts:security")).status_code == 200
