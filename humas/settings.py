@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "humas.accounts",
     "humas.ops",
+    "humas.channels",
 ]
 
 MIDDLEWARE = [

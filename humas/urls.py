@@ -6,6 +6,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("", include("humas.accounts.urls")),
     path("", include("humas.ops.urls")),
+    path("", include("humas.channels.urls")),
 ]
 
 handler403 = "humas.accounts.views.forbidden"

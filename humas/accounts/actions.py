@@ -379,3 +379,38 @@ def record_password_change(
         organisation=organisation,
         target=user,
     )
+
+
+def notify_admins(
+    org: Organisation, *, kind: str, title: str, body: str = "", url: str = ""
+) -> list[int]:
+    """Tell the organisation's active admins, in humas and by e-mail (after commit).
+
+    Titles and bodies are written in the organisation's language by the caller; this is a
+    side effect of another action, which writes the audit entry.
+    """
+    from humas.accounts.models import Notification
+
+    admins = list(
+        User.objects.filter(
+            memberships__organisation=org,
+            memberships__role=Role.ADMIN,
+            memberships__is_active=True,
+            is_active=True,
+        )
+    )
+    created = Notification.objects.bulk_create(
+        Notification(user=u, organisation=org, kind=kind, title=title, body=body, url=url)
+        for u in admins
+    )
+    ids = [n.pk for n in created if n.pk is not None]
+    if not ids:
+        ids = list(
+            Notification.objects.filter(organisation=org, kind=kind, title=title)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[: len(admins)]
+        )
+    from humas.accounts.tasks import send_notification_emails
+
+    transaction.on_commit(lambda: send_notification_emails.enqueue(notification_ids=ids))
+    return ids

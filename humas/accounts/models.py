@@ -298,3 +298,28 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.seq}"
+
+
+class Notification(models.Model):
+    """Something a member should see in humas (and usually also got by e-mail)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=60)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -28,3 +28,16 @@ def send_invitation_email(invitation_id: int, sealed_token: str) -> str:
         body = render_to_string("accounts/email/invitation.txt", context)
     send_mail(subject, body, None, [invitation.email])
     return "sent"
+
+
+@task()
+def send_notification_emails(notification_ids: list[int]) -> int:
+    from humas.accounts.models import Notification
+
+    sent = 0
+    for note in Notification.objects.filter(pk__in=notification_ids).select_related("user"):
+        link = settings.SITE_URL + note.url if note.url.startswith("/") else note.url
+        body = note.body + (f"\n\n{link}" if link else "")
+        send_mail(f"[humas] {note.title}", body, None, [note.user.email])
+        sent += 1
+    return sent

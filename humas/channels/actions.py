@@ -1,0 +1,405 @@
+"""Named actions for channels: connect, test, disconnect, publish, reply, ingest, measure.
+
+Providers talk to networks; these functions decide what humas stores and who is told. Each
+change a person asked for writes one audit entry; ingestion (many events a minute) does not,
+the events themselves are the record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from humas.accounts.actions import ActionError, notify_admins
+from humas.accounts.audit import Actor, record
+from humas.accounts.models import Organisation
+from humas.channels.models import ChannelAccount, ChannelPost, ChannelStatus, InboundEvent
+from humas.channels.providers import provider_class
+from humas.channels.providers.base import (
+    Connection,
+    ErrorKind,
+    PostContent,
+    Provider,
+    ProviderError,
+)
+from humas.channels.providers.base import InboundEvent as EventData
+
+logger = logging.getLogger(__name__)
+
+POLL_INTERVAL = timedelta(seconds=60)
+MAX_PAGES_PER_POLL = 20
+
+
+# --- connecting ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_connection(
+    org: Organisation, network: str, connection: Connection, *, by: Actor
+) -> ChannelAccount:
+    """Store a verified connection: a new channel, or new credentials for a known one."""
+    account = connection.account
+    channel = ChannelAccount.objects.filter(
+        organisation=org, network=network, external_id=account.external_id
+    ).first()
+    created = channel is None
+    if channel is None:
+        channel = ChannelAccount(organisation=org, network=network, external_id=account.external_id)
+    channel.handle = account.handle
+    channel.display_name = account.display_name
+    channel.avatar_url = account.avatar_url
+    channel.config = connection.config
+    channel.set_credentials(connection.credentials)
+    channel.status = ChannelStatus.ACTIVE
+    channel.last_error = channel.last_error_kind = ""
+    channel.last_error_at = None
+    channel.connected_by = by.user
+    channel.next_poll_at = timezone.now() if provider_class(network).capabilities.polling else None
+    channel.save()
+    record(
+        "channels.channel.connected" if created else "channels.channel.reconnected",
+        actor=by,
+        organisation=org,
+        target=channel,
+        payload={"network": network, "handle": account.handle, "config": connection.config},
+    )
+    return channel
+
+
+def connect_channel(
+    org: Organisation, network: str, data: dict[str, Any], *, by: Actor, **provider_kwargs: Any
+) -> ChannelAccount:
+    """Check ``data`` (the connect form) with the network, then store the channel."""
+    connection = provider_class(network).connect(data, **provider_kwargs)
+    return save_connection(org, network, connection, by=by)
+
+
+def test_connection(channel: ChannelAccount, *, by: Actor, **provider_kwargs: Any) -> bool:
+    """Ask the network who the credentials belong to; record the outcome either way."""
+    try:
+        info = channel.provider(**provider_kwargs).account_info()
+    except ProviderError as exc:
+        record_provider_error(channel, exc)
+        with transaction.atomic():
+            record(
+                "channels.channel.tested",
+                actor=by,
+                organisation=channel.organisation,
+                target=channel,
+                payload={"ok": False, "error": exc.message, "kind": exc.kind},
+            )
+        return False
+    with transaction.atomic():
+        channel.handle = info.handle or channel.handle
+        channel.display_name = info.display_name or channel.display_name
+        channel.avatar_url = info.avatar_url or channel.avatar_url
+        if channel.status == ChannelStatus.NEEDS_RECONNECTION:
+            channel.status = ChannelStatus.ACTIVE
+        channel.last_error = channel.last_error_kind = ""
+        channel.last_error_at = None
+        channel.save()
+        record(
+            "channels.channel.tested",
+            actor=by,
+            organisation=channel.organisation,
+            target=channel,
+            payload={"ok": True},
+        )
+    return True
+
+
+@transaction.atomic
+def disconnect_channel(channel: ChannelAccount, *, by: Actor) -> None:
+    """Destroy the stored credentials and stop all work on the channel; history stays."""
+    channel.set_credentials({})
+    channel.status = ChannelStatus.DISABLED
+    channel.next_poll_at = None
+    channel.save()
+    record(
+        "channels.channel.disconnected",
+        actor=by,
+        organisation=channel.organisation,
+        target=channel,
+        payload={"network": channel.network, "handle": channel.handle},
+    )
+
+
+def record_provider_error(channel: ChannelAccount, exc: ProviderError) -> None:
+    """Remember the failure on the channel; an ``auth`` failure also asks for reconnection."""
+    with transaction.atomic():
+        fresh = ChannelAccount.objects.select_for_update().get(pk=channel.pk)
+        fresh.last_error = exc.message[:2000]
+        fresh.last_error_kind = exc.kind
+        fresh.last_error_at = timezone.now()
+        newly_broken = exc.kind == ErrorKind.AUTH and fresh.status == ChannelStatus.ACTIVE
+        if newly_broken:
+            fresh.status = ChannelStatus.NEEDS_RECONNECTION
+        fresh.save(update_fields=["last_error", "last_error_kind", "last_error_at", "status"])
+        for field in ("last_error", "last_error_kind", "last_error_at", "status"):
+            setattr(channel, field, getattr(fresh, field))
+        if newly_broken:
+            org = channel.organisation
+            record(
+                "channels.channel.needs_reconnection",
+                actor=Actor.system("humas"),
+                organisation=org,
+                target=channel,
+                payload={"error": exc.message},
+            )
+            with translation.override(org.default_language):
+                notify_admins(
+                    org,
+                    kind="channels.needs_reconnection",
+                    title=_("%(channel)s needs to be connected again") % {"channel": str(channel)},
+                    body=_(
+                        "The network refused humas's access (%(error)s). Nothing is published "
+                        "or read on this channel until an administrator connects it again."
+                    )
+                    % {"error": exc.message},
+                    url=reverse("channels:detail", args=[channel.pk]),
+                )
+
+
+def _usable(channel: ChannelAccount) -> None:
+    if channel.status != ChannelStatus.ACTIVE:
+        raise ActionError(
+            _("%(channel)s is not active (%(status)s).")
+            % {"channel": str(channel), "status": channel.get_status_display()}
+        )
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+def publish_to_channel(
+    channel: ChannelAccount, content: PostContent, *, by: Actor, provider: Provider | None = None
+) -> ChannelPost:
+    """Publish ``content`` now. ProviderError propagates after being recorded on the channel."""
+    _usable(channel)
+    provider = provider or channel.provider()
+    problems = provider.validate(content)
+    if problems:
+        raise ActionError(" ".join(problems))
+    try:
+        published = provider.publish(content)
+    except ProviderError as exc:
+        record_provider_error(channel, exc)
+        raise
+    with transaction.atomic():
+        post = ChannelPost.objects.create(
+            organisation=channel.organisation,
+            channel=channel,
+            external_id=published.external_id,
+            url=published.url,
+            text=content.text,
+            published_at=timezone.now(),
+            published_by=by.user,
+        )
+        record(
+            "channels.post.published",
+            actor=by,
+            organisation=channel.organisation,
+            target=post,
+            payload={
+                "external_id": published.external_id,
+                "url": published.url,
+                "parts": len(published.part_ids) or 1,
+            },
+        )
+    return post
+
+
+def delete_post(post: ChannelPost, *, by: Actor, provider: Provider | None = None) -> None:
+    channel = post.channel
+    _usable(channel)
+    provider = provider or channel.provider()
+    try:
+        provider.delete(post.external_id)
+    except ProviderError as exc:
+        record_provider_error(channel, exc)
+        raise
+    with transaction.atomic():
+        post.deleted_at = timezone.now()
+        post.save(update_fields=["deleted_at"])
+        record("channels.post.deleted", actor=by, organisation=channel.organisation, target=post)
+
+
+def _as_data(event: InboundEvent) -> EventData:
+    return EventData(
+        kind=event.kind,  # type: ignore[arg-type]
+        external_id=event.external_id,
+        created_at=event.created_at,
+        author_id=event.author_id,
+        author_handle=event.author_handle,
+        author_name=event.author_name,
+        text=event.text,
+        thread_id=event.thread_id,
+        parent_id=event.parent_id,
+        permalink=event.permalink,
+        language=event.language,
+        media=event.media,
+        raw=event.raw,
+    )
+
+
+def reply_to_event(
+    event: InboundEvent, content: PostContent, *, by: Actor, provider: Provider | None = None
+) -> ChannelPost:
+    channel = event.channel
+    _usable(channel)
+    provider = provider or channel.provider()
+    problems = provider.validate(content)
+    if problems:
+        raise ActionError(" ".join(problems))
+    try:
+        published = provider.reply(_as_data(event), content)
+    except ProviderError as exc:
+        record_provider_error(channel, exc)
+        raise
+    with transaction.atomic():
+        post = ChannelPost.objects.create(
+            organisation=channel.organisation,
+            channel=channel,
+            external_id=published.external_id,
+            url=published.url,
+            text=content.text,
+            in_reply_to=event,
+            published_at=timezone.now(),
+            published_by=by.user,
+        )
+        record(
+            "channels.event.replied",
+            actor=by,
+            organisation=channel.organisation,
+            target=post,
+            payload={"event": event.external_id, "external_id": published.external_id},
+        )
+    return post
+
+
+# --- hearing ------------------------------------------------------------------------------
+
+
+def store_events(channel: ChannelAccount, events: Iterable[EventData]) -> list[InboundEvent]:
+    """Store events not seen before on this channel; return the new ones.
+
+    Safe to call with the same events again (a redelivered webhook, an overlapping poll):
+    the unique (channel, external_id) constraint and the lookup below keep one row each.
+    """
+    unique: dict[str, EventData] = {}
+    for event in events:
+        unique.setdefault(event.external_id, event)
+    if not unique:
+        return []
+    known = set(
+        InboundEvent.objects.filter(channel=channel, external_id__in=list(unique)).values_list(
+            "external_id", flat=True
+        )
+    )
+    fresh = [e for key, e in unique.items() if key not in known]
+    if not fresh:
+        return []
+    InboundEvent.objects.bulk_create(
+        [
+            InboundEvent(
+                organisation_id=channel.organisation_id,
+                channel=channel,
+                kind=str(e.kind),
+                external_id=e.external_id[:500],
+                thread_id=e.thread_id[:500],
+                parent_id=e.parent_id[:500],
+                author_id=e.author_id[:255],
+                author_handle=e.author_handle[:255],
+                author_name=e.author_name[:255],
+                text=e.text,
+                media=e.media,
+                language=e.language[:20],
+                permalink=e.permalink[:1000],
+                created_at=e.created_at,
+                raw=e.raw,
+            )
+            for e in fresh
+        ],
+        # Two deliveries racing each other: the loser's rows are dropped, not an error.
+        ignore_conflicts=True,
+    )
+    return list(
+        InboundEvent.objects.filter(channel=channel, external_id__in=[e.external_id for e in fresh])
+    )
+
+
+def poll_channel(channel: ChannelAccount, *, provider: Provider | None = None) -> int:
+    """Fetch new inbound events page by page; return how many were new.
+
+    The cursor is saved in the same transaction as the events of its page, so a failure
+    while storing leaves the cursor where it was and the page is fetched again next time.
+    """
+    if channel.status != ChannelStatus.ACTIVE:
+        return 0
+    provider = provider or channel.provider()
+    stored = 0
+    cursor = channel.inbound_cursor
+    try:
+        for _page in range(MAX_PAGES_PER_POLL):
+            events, next_cursor = provider.fetch_inbound(cursor)
+            with transaction.atomic():
+                stored += len(store_events(channel, events))
+                ChannelAccount.objects.filter(pk=channel.pk).update(
+                    inbound_cursor=next_cursor, last_sync_at=timezone.now()
+                )
+            channel.inbound_cursor = next_cursor
+            if not events or next_cursor == cursor:
+                break
+            cursor = next_cursor
+    except ProviderError as exc:
+        record_provider_error(channel, exc)
+        raise
+    if channel.last_error_kind and channel.last_error_kind != ErrorKind.AUTH:
+        ChannelAccount.objects.filter(pk=channel.pk).update(
+            last_error="", last_error_kind="", last_error_at=None
+        )
+    return stored
+
+
+def sync_metrics(
+    channel: ChannelAccount, *, provider: Provider | None = None, limit: int = 100
+) -> int:
+    """Refresh the counts of the channel's recent posts; return how many were updated."""
+    if (
+        channel.status != ChannelStatus.ACTIVE
+        or not channel.provider_class.capabilities.post_metrics
+    ):
+        return 0
+    provider = provider or channel.provider()
+    posts = list(channel.posts.filter(deleted_at__isnull=True).order_by("-published_at")[:limit])
+    if not posts:
+        return 0
+    try:
+        metrics = provider.fetch_post_metrics([p.external_id for p in posts])
+    except ProviderError as exc:
+        record_provider_error(channel, exc)
+        raise
+    now = timezone.now()
+    updated = 0
+    for post in posts:
+        found = metrics.get(post.external_id)
+        if found is None:
+            continue
+        post.metrics = {
+            "likes": found.likes,
+            "reposts": found.reposts,
+            "replies": found.replies,
+            "quotes": found.quotes,
+            "views": found.views,
+        }
+        post.metrics_at = now
+        updated += 1
+    ChannelPost.objects.bulk_update(posts, ["metrics", "metrics_at"])
+    return updated
