@@ -18,6 +18,7 @@ from humas.accounts.models import (
     Invitation,
     InvitationQuerySet,
     Membership,
+    Notification,
     Organisation,
     Unit,
 )
@@ -90,6 +91,11 @@ def get_invitation_for(request: HttpRequest, invitation_id: int) -> Invitation:
 def audit_entries_for(request: HttpRequest) -> QuerySet[AuditEntry]:
     membership = require(request, "audit.view")
     return AuditEntry.objects.filter(organisation=membership.organisation).select_related("actor")
+
+
+def notifications_for(request: HttpRequest) -> QuerySet[Notification]:
+    membership = require(request)
+    return Notification.objects.filter(user=request.user, organisation=membership.organisation)  # type: ignore[misc]
 
 
 def switchable_memberships(request: HttpRequest) -> QuerySet[Membership]:

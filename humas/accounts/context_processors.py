@@ -12,7 +12,15 @@ def organisation(request: HttpRequest) -> dict[str, Any]:
         code.replace(".", "_"): bool(membership and membership.has_perm(code))
         for code in PERMISSIONS
     }
+    unread = 0
+    if membership is not None:
+        from humas.accounts.models import Notification
+
+        unread = Notification.objects.filter(
+            user_id=membership.user_id, organisation_id=membership.organisation_id, read_at__isnull=True
+        ).count()
     return {
+        "unread_notifications": unread,
         "membership": membership,
         "organisation": membership.organisation if membership else None,
         "can": can,

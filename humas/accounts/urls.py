@@ -42,4 +42,5 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("audit/", views.audit_log, name="audit_log"),
+    path("pemberitahuan/", views.notifications, name="notifications"),
 ]

@@ -500,6 +500,19 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+# --- notifications -------------------------------------------------------------------
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The caller's notifications in their current organisation; opening the page reads them."""
+    mine = access.notifications_for(request)
+    page = Paginator(mine.order_by("-created_at"), 30).get_page(request.GET.get("page"))
+    response = render(request, "accounts/notifications.html", {"page": page})
+    mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+    return response
+
+
 # --- error pages -------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ OWN_ACCOUNT = {
     "accounts:backup_codes",
     "accounts:switch_organisation",
     "accounts:password_change",
+    "accounts:notifications",
 }
 # Pages without an object: the permission each needs, URL arguments, status when allowed.
 PAGES = {

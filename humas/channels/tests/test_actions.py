@@ -170,3 +170,21 @@ def test_the_poll_job_polls_due_channels_and_schedules_the_next_poll(channel, fa
     # not due yet: nothing polled
     fake_network.pages = {"c1": ([event(2)], "c2")}
     assert poll_due_channels() == 0
+
+
+def test_admins_see_the_reconnection_notice_in_humas(client, channel, fake_network, admin, other_admin):
+    from django.urls import reverse
+
+    from humas.accounts.testing import sign_in
+
+    actions.record_provider_error(channel, ProviderError("token revoked", "auth"))
+    sign_in(client, admin)
+    home = client.get(reverse("home")).content.decode()
+    assert 'data-testid="notifications-link"' in home and "badge bad" in home
+    page = client.get(reverse("accounts:notifications")).content.decode()
+    assert "token revoked" in page
+    assert Notification.objects.get(user=admin).read_at is not None
+    # Another organisation's admin sees nothing of it.
+    client.logout()
+    sign_in(client, other_admin)
+    assert "token revoked" not in client.get(reverse("accounts:notifications")).content.decode()
