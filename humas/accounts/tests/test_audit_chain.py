@@ -12,9 +12,16 @@ pytestmark = pytest.mark.django_db
 
 
 def _raw(sql: str, params: list) -> None:
-    # Tampering goes straight to the database, as an attacker with DB access would.
+    # Tampering goes straight to the database, as an attacker with full DB access would —
+    # on PostgreSQL that includes switching off the append-only trigger first (a superuser
+    # can: replica mode skips ordinary triggers).
+    table = AuditEntry._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=AuditEntry._meta.db_table), params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute(sql.format(table=table), params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = origin")
 
 
 def _chain(n: int = 5) -> list[AuditEntry]:
@@ -157,3 +164,16 @@ def test_the_verify_command_names_the_broken_entry_and_exits_nonzero(capsys):
     assert "BROKEN" in err
     assert f"entry #{entries[3].seq}" in err
     assert "altered" in err
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_database_itself_refuses_to_change_entries():
+    from django.db import DatabaseError, transaction
+
+    entry = _chain(1)[0]
+    table = AuditEntry._meta.db_table
+    for sql in (f"UPDATE {table} SET action = 'x' WHERE id = %s", f"DELETE FROM {table} WHERE id = %s"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [entry.pk])
+    assert verify().intact
