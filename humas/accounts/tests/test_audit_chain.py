@@ -151,7 +151,10 @@ def test_it_stores_actor_ip_and_target():
 def test_the_verify_command_says_intact_and_exits_zero(capsys):
     _chain()
     call_command("audit", "verify")
-    assert "intact" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "intact" in out
+    last = AuditEntry.objects.order_by("-seq").first()
+    assert f"Head: #{last.seq} {last.entry_hash}" in out
 
 
 def test_the_verify_command_names_the_broken_entry_and_exits_nonzero(capsys):
