@@ -240,6 +240,9 @@ TASKS = {
 # it was running are taken back.
 HUMAS_WORKER_STALE_SECONDS = env_int("HUMAS_WORKER_STALE_SECONDS", 90)
 HUMAS_INVITATION_DAYS = env_int("HUMAS_INVITATION_DAYS", 7)
+# Feeds on private or loopback addresses may be read (development, tests); never in production,
+# where it would let anyone with the right to add a feed probe the internal network.
+HUMAS_ALLOW_PRIVATE_FEEDS = env_bool("HUMAS_ALLOW_PRIVATE_FEEDS", False)
 
 LOGGING = {
     "version": 1,
@@ -247,5 +250,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("HUMAS_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # httpx logs each request URL at INFO, and some APIs (Telegram) carry the token in it.
+    "loggers": {"axes": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

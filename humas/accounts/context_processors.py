@@ -17,7 +17,9 @@ def organisation(request: HttpRequest) -> dict[str, Any]:
         from humas.accounts.models import Notification
 
         unread = Notification.objects.filter(
-            user_id=membership.user_id, organisation_id=membership.organisation_id, read_at__isnull=True
+            user_id=membership.user_id,
+            organisation_id=membership.organisation_id,
+            read_at__isnull=True,
         ).count()
     return {
         "unread_notifications": unread,

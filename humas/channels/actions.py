@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -78,7 +79,30 @@ def connect_channel(
 ) -> ChannelAccount:
     """Check ``data`` (the connect form) with the network, then store the channel."""
     connection = provider_class(network).connect(data, **provider_kwargs)
-    return save_connection(org, network, connection, by=by)
+    channel = save_connection(org, network, connection, by=by)
+    setup_delivery(channel, **provider_kwargs)
+    return channel
+
+
+def setup_delivery(channel: ChannelAccount, **provider_kwargs: Any) -> None:
+    """Tell a push network where to deliver events, or fall back to polling.
+
+    Runs after the connection is saved (outside its transaction): a network that cannot be
+    told leaves the channel on polling, with the reason recorded.
+    """
+    if not channel.provider_class.capabilities.webhooks:
+        return
+    url = django_settings.SITE_URL + reverse("channels:webhook", args=[channel.webhook_token])
+    try:
+        updates = channel.provider(**provider_kwargs).setup_delivery(url)
+    except ProviderError as exc:
+        record_provider_error(channel, exc)
+        return
+    if updates:
+        channel.config = {**channel.config, **updates}
+        if updates.get("delivery") == "webhook":
+            channel.next_poll_at = None
+        channel.save(update_fields=["config", "next_poll_at"])
 
 
 def test_connection(channel: ChannelAccount, *, by: Actor, **provider_kwargs: Any) -> bool:
@@ -197,6 +221,7 @@ def publish_to_channel(
             organisation=channel.organisation,
             channel=channel,
             external_id=published.external_id,
+            part_ids=list(published.part_ids),
             url=published.url,
             text=content.text,
             published_at=timezone.now(),
@@ -211,6 +236,8 @@ def publish_to_channel(
                 "external_id": published.external_id,
                 "url": published.url,
                 "parts": len(published.part_ids) or 1,
+                # e.g. bulletin addresses an e-mail server refused after others were sent
+                **({"extra": dict(published.extra)} if published.extra else {}),
             },
         )
     return post
@@ -221,7 +248,9 @@ def delete_post(post: ChannelPost, *, by: Actor, provider: Provider | None = Non
     _usable(channel)
     provider = provider or channel.provider()
     try:
-        provider.delete(post.external_id)
+        # Last part first, so a thread never stands without its beginning.
+        for external_id in reversed(post.part_ids or [post.external_id]):
+            provider.delete(external_id)
     except ProviderError as exc:
         record_provider_error(channel, exc)
         raise
@@ -355,7 +384,9 @@ def poll_channel(channel: ChannelAccount, *, provider: Provider | None = None) -
                     inbound_cursor=next_cursor, last_sync_at=timezone.now()
                 )
             channel.inbound_cursor = next_cursor
-            if not events or next_cursor == cursor:
+            # Stop when the cursor stops moving, not when a page is empty: a page of skipped
+            # items (bounces, the agency's own posts) still moves it forward.
+            if next_cursor == cursor:
                 break
             cursor = next_cursor
     except ProviderError as exc:

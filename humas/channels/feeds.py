@@ -178,9 +178,7 @@ def build_feed(org: Organisation) -> tuple[HumasAtomFeed, datetime]:
                 title=_title(text),
                 link=links[0][0] if links else "",
                 description=text,
-                unique_id=_tag(
-                    entry.published.date(), f"org/{org.pk}/post/{entry.first.pk}"
-                ),
+                unique_id=_tag(entry.published.date(), f"org/{org.pk}/post/{entry.first.pk}"),
                 pubdate=entry.published,
                 updateddate=entry.updated,
                 related=links[1:],

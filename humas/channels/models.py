@@ -135,6 +135,8 @@ class ChannelPost(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="posts")
     external_id = models.CharField(max_length=500)
+    # Every message of a thread or album, first to last (deleting removes them all).
+    part_ids = models.JSONField(default=list, blank=True)
     url = models.URLField(max_length=1000, blank=True)
     text = models.TextField(blank=True)
     in_reply_to = models.ForeignKey(

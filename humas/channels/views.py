@@ -67,11 +67,13 @@ def channel_connect(request: HttpRequest, network: str) -> HttpResponse:
         cls = provider_class(network)
     except (UnknownNetwork, ImportError):
         raise Http404(network) from None
-    if cls.connect_form is None:
+    use_token = request.GET.get("with") == "token" and cls.token_form is not None
+    form_class = cls.token_form if use_token else cls.connect_form
+    if form_class is None:
         raise Http404(network)
-    form = cls.connect_form(request.POST or None)
+    form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if cls.uses_oauth:
+        if cls.uses_oauth and not use_token:
             return _oauth_start(request, network, form.cleaned_data)
         try:
             channel = actions.connect_channel(
@@ -83,7 +85,14 @@ def channel_connect(request: HttpRequest, network: str) -> HttpResponse:
             messages.success(request, _("%(channel)s is connected.") % {"channel": str(channel)})
             return redirect("channels:detail", channel_id=channel.pk)
     return render(
-        request, "channels/connect.html", {"form": form, "label": cls.label, "network": network}
+        request,
+        "channels/connect.html",
+        {
+            "form": form,
+            "label": cls.label,
+            "network": network,
+            "token_form_available": cls.token_form is not None and not use_token,
+        },
     )
 
 
@@ -121,6 +130,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             pending["pending"], request.GET["code"], redirect_uri
         )
         channel = actions.save_connection(org, network, connection, by=Actor.from_request(request))
+        actions.setup_delivery(channel)
     except ProviderError as exc:
         messages.error(request, _provider_error_message(exc))
         return redirect("channels:list")

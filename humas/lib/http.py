@@ -12,7 +12,9 @@ or a 422 means for its network.
 from __future__ import annotations
 
 import email.utils
+import functools
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import certifi
 import httpx
 
 RETRYABLE_STATUS = {502, 503, 504}
@@ -92,6 +95,13 @@ class RateLimit:
             return -self._tokens / self.per_second
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Building a context loads the whole CA bundle (tens of milliseconds); one per process
+    # is enough, and every client shares it.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 _limits: dict[str, RateLimit] = {}
 _limits_lock = threading.Lock()
 
@@ -131,6 +141,7 @@ class HttpClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
+            verify=_ssl_context(),
         )
 
     def close(self) -> None:

@@ -154,6 +154,7 @@ def test_the_verify_command_says_intact_and_exits_zero(capsys):
     out = capsys.readouterr().out
     assert "intact" in out
     last = AuditEntry.objects.order_by("-seq").first()
+    assert last is not None
     assert f"Head: #{last.seq} {last.entry_hash}" in out
 
 
@@ -175,7 +176,10 @@ def test_on_postgresql_the_database_itself_refuses_to_change_entries():
 
     entry = _chain(1)[0]
     table = AuditEntry._meta.db_table
-    for sql in (f"UPDATE {table} SET action = 'x' WHERE id = %s", f"DELETE FROM {table} WHERE id = %s"):
+    for sql in (
+        f"UPDATE {table} SET action = 'x' WHERE id = %s",
+        f"DELETE FROM {table} WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(sql, [entry.pk])

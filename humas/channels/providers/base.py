@@ -19,7 +19,8 @@ done by ``channels.actions``, the same for every network.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 from django import forms
 from django.http import HttpRequest
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from humas.lib.http import HttpClient, HttpFailure, TooManyRequests, parse_retry_after
@@ -72,6 +74,8 @@ class EventKind(StrEnum):
     REACTION = "reaction"
     QUOTE = "quote"
     REPOST = "repost"
+    # A news item read from a monitored feed: not a person's message, so no reply is due.
+    ARTICLE = "article"
 
 
 @dataclass(frozen=True)
@@ -215,17 +219,25 @@ class Connection:
     config: dict[str, Any] = field(default_factory=dict)
 
 
+def pause(seconds: float) -> None:
+    """Sleep; a module-level name so tests can record pauses instead of waiting."""
+    time.sleep(seconds)
+
+
 class Provider:
     """Base class: one instance talks to one connected account."""
 
     network: ClassVar[str]
-    label: ClassVar[str]
+    label: ClassVar[str | Promise]
     capabilities: ClassVar[Capabilities] = Capabilities()
     limits: ClassVar[Limits] = Limits(max_text=500)
     #: Form shown when connecting (app password, token, server address…); its cleaned data
     #: goes to :meth:`connect`. Networks connected by OAuth set ``uses_oauth`` instead.
     connect_form: ClassVar[type[forms.Form] | None] = None
     uses_oauth: ClassVar[bool] = False
+    #: For OAuth networks: a second way in, with a token made on the network itself; its
+    #: cleaned data also goes to :meth:`connect`.
+    token_form: ClassVar[type[forms.Form] | None] = None
     #: Requests per second this provider allows itself per channel.
     requests_per_second: ClassVar[float] = 5.0
 
@@ -236,11 +248,14 @@ class Provider:
         config: Mapping[str, Any] | None = None,
         channel_key: str = "new",
         transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.credentials = dict(credentials)
         self.config = dict(config or {})
         self.channel_key = channel_key
         self.transport = transport
+        # How the provider pauses (rate limits, retries, waiting for media); tests replace it.
+        self.sleep = sleep or pause
 
     @classmethod
     def for_channel(cls, channel: ChannelAccount, **kwargs: Any) -> Provider:
@@ -282,6 +297,14 @@ class Provider:
     def account_info(self) -> AccountInfo:
         """Who the stored credentials belong to; used by "test connection"."""
         raise NotImplementedError
+
+    def setup_delivery(self, webhook_url: str) -> dict[str, Any]:
+        """(Push networks) Register ``webhook_url`` with the network, or prepare polling.
+
+        Called after every (re)connection. Returns config keys to store on the channel; a
+        ``"delivery": "webhook"`` entry stops humas from polling this channel.
+        """
+        return {}
 
     # --- publishing -----------------------------------------------------------------
 
@@ -334,6 +357,7 @@ class Provider:
             headers=headers,
             per_second=self.requests_per_second,
             transport=self.transport,
+            sleep=self.sleep,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -68,8 +68,9 @@ class FakeProvider(Provider):
         )
 
     def _maybe_fail(self) -> None:
-        if type(self).error is not None:
-            raise type(self).error
+        error = type(self).error
+        if error is not None:
+            raise error
 
     def account_info(self) -> AccountInfo:
         self._maybe_fail()
@@ -111,7 +112,7 @@ class FakeProvider(Provider):
 
 
 @pytest.fixture
-def fake_network(monkeypatch: pytest.MonkeyPatch) -> type[FakeProvider]:
+def fake_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeProvider]]:
     monkeypatch.setitem(providers.REGISTRY, "fake", f"{__name__}.FakeProvider")
     providers.provider_class.cache_clear()
     FakeProvider.pages = {}

@@ -20,7 +20,11 @@ def channel(org, admin, fake_network):
 
 def test_connecting_stores_the_account_with_credentials_encrypted(channel, org):
     stored = ChannelAccount.objects.get(pk=channel.pk)
-    assert (stored.organisation, stored.handle, stored.status) == (org, "@pemkot", ChannelStatus.ACTIVE)
+    assert (stored.organisation, stored.handle, stored.status) == (
+        org,
+        "@pemkot",
+        ChannelStatus.ACTIVE,
+    )
     assert "t0ken" not in stored.credentials_encrypted
     assert stored.get_credentials() == {"token": "t0ken"}
     assert stored.config == {"instance": "fake.example"}
@@ -44,14 +48,21 @@ def test_refused_credentials_store_nothing(org, admin, fake_network):
 def test_events_are_stored_once_however_often_they_arrive(channel):
     first = actions.store_events(channel, [event(1), event(2), event(2)])
     again = actions.store_events(channel, [event(1), event(2), event(3)])
-    assert [e.external_id for e in first] == ["ev-1", "ev-2"] or {e.external_id for e in first} == {"ev-1", "ev-2"}
+    assert [e.external_id for e in first] == ["ev-1", "ev-2"] or {e.external_id for e in first} == {
+        "ev-1",
+        "ev-2",
+    }
     assert [e.external_id for e in again] == ["ev-3"]
     assert InboundEvent.objects.filter(channel=channel).count() == 3
     assert InboundEvent.objects.get(external_id="ev-1").organisation == channel.organisation
 
 
 def test_polling_follows_pages_and_stores_the_cursor(channel, fake_network):
-    fake_network.pages = {"": ([event(1), event(2)], "c1"), "c1": ([event(3)], "c2"), "c2": ([], "c2")}
+    fake_network.pages = {
+        "": ([event(1), event(2)], "c1"),
+        "c1": ([event(3)], "c2"),
+        "c2": ([], "c2"),
+    }
     assert actions.poll_channel(channel) == 3
     channel.refresh_from_db()
     assert channel.inbound_cursor == "c2"
@@ -120,19 +131,31 @@ def test_publishing_checks_the_limits_before_calling_the_network(channel, fake_n
 
 
 def test_publishing_records_the_post_and_an_audit_entry(channel, fake_network, admin):
-    post = actions.publish_to_channel(channel, PostContent(text="Vaksinasi gratis"), by=Actor(user=admin))
-    assert (post.external_id, post.url, post.published_by) == ("post-1", "https://fake.example/p/1", admin)
-    assert AuditEntry.objects.get(action="channels.post.published").payload["external_id"] == "post-1"
+    post = actions.publish_to_channel(
+        channel, PostContent(text="Vaksinasi gratis"), by=Actor(user=admin)
+    )
+    assert (post.external_id, post.url, post.published_by) == (
+        "post-1",
+        "https://fake.example/p/1",
+        admin,
+    )
+    assert (
+        AuditEntry.objects.get(action="channels.post.published").payload["external_id"] == "post-1"
+    )
 
 
 def test_replying_links_the_reply_to_the_event(channel, fake_network):
     stored = actions.store_events(channel, [event(7)])[0]
-    reply = actions.reply_to_event(stored, PostContent(text="Terima kasih, sudah kami teruskan."), by=BY)
+    reply = actions.reply_to_event(
+        stored, PostContent(text="Terima kasih, sudah kami teruskan."), by=BY
+    )
     assert reply.in_reply_to == stored
     assert reply.external_id == "reply-to-ev-7"
 
 
-def test_a_disconnected_channel_refuses_work_and_loses_its_credentials(channel, fake_network, admin):
+def test_a_disconnected_channel_refuses_work_and_loses_its_credentials(
+    channel, fake_network, admin
+):
     from humas.accounts.actions import ActionError
 
     actions.disconnect_channel(channel, by=Actor(user=admin))
@@ -151,7 +174,9 @@ def test_metrics_are_copied_onto_published_posts(channel, fake_network):
     assert post.metrics["likes"] == 3 and post.metrics["reposts"] == 2
 
 
-def test_testing_a_connection_heals_a_channel_that_needed_reconnection(channel, fake_network, admin):
+def test_testing_a_connection_heals_a_channel_that_needed_reconnection(
+    channel, fake_network, admin
+):
     ChannelAccount.objects.filter(pk=channel.pk).update(status=ChannelStatus.NEEDS_RECONNECTION)
     channel.refresh_from_db()
     assert actions.test_connection(channel, by=Actor(user=admin))
@@ -172,7 +197,9 @@ def test_the_poll_job_polls_due_channels_and_schedules_the_next_poll(channel, fa
     assert poll_due_channels() == 0
 
 
-def test_admins_see_the_reconnection_notice_in_humas(client, channel, fake_network, admin, other_admin):
+def test_admins_see_the_reconnection_notice_in_humas(
+    client, channel, fake_network, admin, other_admin
+):
     from django.urls import reverse
 
     from humas.accounts.testing import sign_in

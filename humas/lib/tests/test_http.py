@@ -25,7 +25,9 @@ def client(naps):
 
 
 @respx.mock
-def test_a_503_storm_is_retried_a_bounded_number_of_times_with_growing_jittered_pauses(client, naps):
+def test_a_503_storm_is_retried_a_bounded_number_of_times_with_growing_jittered_pauses(
+    client, naps
+):
     route = respx.get(f"{BASE}/x").mock(return_value=httpx.Response(503))
     response = client.get("/x")
     assert response.status_code == 503
@@ -36,7 +38,9 @@ def test_a_503_storm_is_retried_a_bounded_number_of_times_with_growing_jittered_
 
 @respx.mock
 def test_a_server_that_recovers_is_answered_by_the_retry(client):
-    respx.get(f"{BASE}/x").mock(side_effect=[httpx.Response(502), httpx.Response(200, json={"ok": 1})])
+    respx.get(f"{BASE}/x").mock(
+        side_effect=[httpx.Response(502), httpx.Response(200, json={"ok": 1})]
+    )
     assert client.get("/x").json() == {"ok": 1}
 
 
@@ -89,14 +93,18 @@ def test_a_get_that_keeps_timing_out_gives_up_with_a_clear_error(client):
 
 @respx.mock
 def test_a_huge_response_is_cut_off(client):
-    respx.get(f"{BASE}/big").mock(return_value=httpx.Response(200, content=b"x" * (MAX_RESPONSE_BYTES + 1)))
+    respx.get(f"{BASE}/big").mock(
+        return_value=httpx.Response(200, content=b"x" * (MAX_RESPONSE_BYTES + 1))
+    )
     with pytest.raises(ResponseTooLarge):
         client.get("/big")
 
 
 @respx.mock
 def test_4xx_answers_are_returned_unretried_for_the_provider_to_interpret(client):
-    route = respx.get(f"{BASE}/x").mock(return_value=httpx.Response(401, json={"error": "invalid token"}))
+    route = respx.get(f"{BASE}/x").mock(
+        return_value=httpx.Response(401, json={"error": "invalid token"})
+    )
     assert client.get("/x").status_code == 401
     assert route.call_count == 1
 
@@ -109,7 +117,12 @@ def test_retry_after_accepts_seconds_and_http_dates():
 
 
 def test_the_rate_limit_makes_callers_wait_once_the_burst_is_spent(naps):
-    with HttpClient(key="slow-channel", sleep=naps.append, per_second=1.0, transport=httpx.MockTransport(lambda r: httpx.Response(200))) as c:
+    with HttpClient(
+        key="slow-channel",
+        sleep=naps.append,
+        per_second=1.0,
+        transport=httpx.MockTransport(lambda r: httpx.Response(200)),
+    ) as c:
         for _ in range(7):
             c.get("https://api.example.test/x")
     assert len([n for n in naps if n > 0]) >= 2

@@ -195,8 +195,14 @@ def _plain(value: str, content_type: str = "text/html") -> str:
 
 
 def _web_link(value: Any) -> str:
-    """``value`` if it is an http(s) address; never a ``javascript:`` link into the inbox."""
-    if isinstance(value, str) and urlsplit(value.strip()).scheme.lower() in SCHEMES:
+    """``value`` if it is an http(s) address; never a ``javascript:`` link into the inbox.
+
+    An address longer than the 1,000 characters humas stores is dropped rather than cut
+    into a link that leads nowhere.
+    """
+    if not isinstance(value, str) or len(value.strip()) > 1000:
+        return ""
+    if urlsplit(value.strip()).scheme.lower() in SCHEMES:
         return value.strip()
     return ""
 
@@ -249,10 +255,10 @@ class Cursor:
             return cls()
         if not isinstance(data, dict):
             return cls()
-        seen = data.get("seen")
+        etag, modified, seen = data.get("etag"), data.get("modified"), data.get("seen")
         return cls(
-            etag=data.get("etag") if isinstance(data.get("etag"), str) else "",
-            modified=data.get("modified") if isinstance(data.get("modified"), str) else "",
+            etag=etag if isinstance(etag, str) else "",
+            modified=modified if isinstance(modified, str) else "",
             seen=tuple(s for s in seen if isinstance(s, str)) if isinstance(seen, list) else (),
         )
 
@@ -280,8 +286,15 @@ class RssConnectForm(forms.Form):
 
     def clean_url(self) -> str:
         url: str = self.cleaned_data["url"]
-        if urlsplit(url).scheme.lower() not in SCHEMES:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in SCHEMES:
             raise forms.ValidationError(_("Only http and https addresses can be read."))
+        try:
+            parts.port  # noqa: B018 (raises for a port outside 0-65535)
+        except ValueError as exc:
+            raise forms.ValidationError(
+                self.fields["url"].error_messages["invalid"], code="invalid"
+            ) from exc
         return normalise_url(url)
 
 
@@ -322,6 +335,7 @@ class RssProvider(Provider):
         url = data.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ProviderError("Enter the address of the feed.", ErrorKind.PERMANENT)
+        _check_scheme(url.strip())
         url = normalise_url(url)
         provider = cls(credentials={}, config={"url": url}, transport=transport)
         fetched = provider._fetch(url, {})
@@ -384,17 +398,22 @@ class RssProvider(Provider):
         feed_title = _feed_title(parsed, url)
         site = _web_link(feed.get("link")) or url
         feed_language = _language(feed.get("language"))
+        feed_author = (feed.get("author_detail") or {}).get("name") or feed.get("author")
         seen = set(state.seen)
         current: dict[str, None] = {}  # ordered set: the document's ids, in its order
         events: list[InboundEvent] = []
         for entry in parsed.get("entries", [])[:MAX_SEEN]:
+            if not _usable(entry):
+                continue
             key = entry_id(entry)
             if key in current:
                 # The same guid twice in one document: the first one counts.
                 continue
             current[key] = None
             if key not in seen:
-                events.append(self._event(entry, key, url, site, feed_title, feed_language))
+                events.append(
+                    self._event(entry, key, url, site, feed_title, feed_language, feed_author)
+                )
         # The items in the document now, then older ones still remembered, newest first.
         remembered = list(current) + [s for s in state.seen if s not in current]
         next_cursor = Cursor(
@@ -414,6 +433,7 @@ class RssProvider(Provider):
         site: str,
         feed_title: str,
         feed_language: str,
+        feed_author: Any,
     ) -> InboundEvent:
         title_detail = entry.get("title_detail") or {}
         title = _plain(str(entry.get("title") or ""), title_detail.get("type", "text/plain"))
@@ -429,14 +449,16 @@ class RssProvider(Provider):
         summary = _plain(body, body_type)
         text = title if not summary or summary == title else f"{title}\n\n{summary}".strip()
         created = _moment(entry.get("published_parsed")) or _moment(entry.get("updated_parsed"))
-        author = str(entry.get("author") or "").strip()
+        # An Atom entry without an author has its feed's (RFC 4287, 4.2.1).
+        detail = entry.get("author_detail") or {}
+        author = str(detail.get("name") or entry.get("author") or feed_author or "").strip()
         media = [
             {"url": link["href"], "type": link.get("type", ""), "length": link.get("length", "")}
             for link in entry.get("enclosures", [])
             if _web_link(link.get("href"))
         ]
         return InboundEvent(
-            kind=EventKind.MENTION,
+            kind=EventKind.ARTICLE,
             external_id=key,
             created_at=created or timezone.now(),
             author_id=feed_url,
@@ -444,7 +466,8 @@ class RssProvider(Provider):
             author_name=author or feed_title,
             text=text,
             permalink=_web_link(entry.get("link")),
-            language=_language(body_language) or _language(title_detail.get("language"))
+            language=_language(body_language)
+            or _language(title_detail.get("language"))
             or feed_language,
             media=media,
             raw={
@@ -518,17 +541,27 @@ class RssProvider(Provider):
         # A file-like object, never bytes: feedparser treats bytes that look like a file
         # name as a local path to open.
         parsed = feedparser.parse(io.BytesIO(response.content), response_headers=headers)
-        if not parsed.get("entries"):
-            if parsed.get("bozo"):
-                reason = parsed.get("bozo_exception") or "unknown problem"
-                raise ProviderError(
-                    f"The feed could not be read: {reason}.", ErrorKind.PERMANENT
-                )
+        if not any(_usable(entry) for entry in parsed.get("entries", [])):
+            # After a syntax error feedparser's lenient parser may still produce empty
+            # entries; with nothing usable in them the document is as good as unreadable.
+            problem = parsed.get("bozo_exception")
+            # feedparser also flags harmless things (a missing or odd Content-Type, a
+            # corrected encoding); only a document it could not parse is unreadable.
+            if parsed.get("bozo") and not isinstance(
+                problem, feedparser.ThingsNobodyCaresAboutButMe
+            ):
+                reason = problem or "unknown problem"
+                raise ProviderError(f"The feed could not be read: {reason}.", ErrorKind.PERMANENT)
             if not parsed.get("version"):
                 raise ProviderError(
                     "This address does not look like an RSS or Atom feed.", ErrorKind.PERMANENT
                 )
         return parsed
+
+
+def _usable(entry: Mapping[str, Any]) -> bool:
+    """An item with something to show or to recognise it by."""
+    return any(entry.get(key) for key in ("id", "link", "title", "summary", "content"))
 
 
 def _feed_title(parsed: Any, url: str) -> str:
