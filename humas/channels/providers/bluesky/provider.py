@@ -77,8 +77,9 @@ REASONS: dict[str, EventKind] = {
 # How far back behind the newest notification already seen each poll looks again; see
 # _InboundCursor for why.
 CURSOR_OVERLAP = timedelta(minutes=10)
-# Pages of known notifications read in one call before handing back an empty answer.
-MAX_QUIET_PAGES = 5
+# Pages of already-seen notifications one call reads through at most (5,000 notifications
+# inside the overlap window); past that it hands back a moved cursor and goes on next call.
+MAX_QUIET_PAGES = 50
 POST_COLLECTION = "app.bsky.feed.post"
 
 T = TypeVar("T")
@@ -526,11 +527,14 @@ class BlueskyProvider(Provider):
     # --- hearing ------------------------------------------------------------------------
 
     def fetch_inbound(self, cursor: str) -> tuple[list[InboundEvent], str]:
-        """New notifications since ``cursor`` (see :class:`_InboundCursor` for how)."""
+        """New notifications since ``cursor`` (see :class:`_InboundCursor` for how).
+
+        Each call either hands over new events or reads on until its sweep is done, so a
+        call that finds nothing new returns the cursor it was given: the caller stops
+        when the cursor stops moving.
+        """
         state = _InboundCursor.load(cursor)
-        # Pages that hold only notifications already handed over (the overlap window) are
-        # read through here, so that an empty answer always means "nothing new": the caller
-        # stops asking at the first empty one.
+        events: list[InboundEvent] = []
         for _page in range(MAX_QUIET_PAGES):
             events, finished = self._sweep_page(state)
             if events or finished:
@@ -924,7 +928,10 @@ class _InboundCursor:
             data = json.loads(text)
             return cls(
                 mark=_parse_time(data["m"]) if data.get("m") else None,
-                seen={str(k): _parse_time(v) for k, v in (data.get("s") or {}).items()},
+                seen={
+                    str(k): datetime.fromtimestamp(int(v) / 1000, UTC)
+                    for k, v in (data.get("s") or {}).items()
+                },
                 page=str(data.get("p") or ""),
                 top=_parse_time(data["t"]) if data.get("t") else None,
             )
@@ -938,7 +945,11 @@ class _InboundCursor:
         if self.mark:
             data["m"] = _iso(self.mark)
         if self.seen:
-            data["s"] = {k: _iso(v) for k, v in sorted(self.seen.items(), key=lambda kv: kv[1])}
+            # Milliseconds since the epoch: a busy window holds thousands of entries.
+            data["s"] = {
+                k: int(v.timestamp() * 1000)
+                for k, v in sorted(self.seen.items(), key=lambda kv: kv[1])
+            }
         if self.page:
             data["p"] = self.page
         if self.top:
@@ -1072,7 +1083,9 @@ def _now_iso() -> str:
 
 
 def _short_id(uri: str) -> str:
-    return hashlib.blake2b(uri.encode(), digest_size=8).hexdigest()
+    # 48 bits: a collision among the few thousand notifications of one window is
+    # vanishingly unlikely, and would only hide one notification, not corrupt anything.
+    return hashlib.blake2b(uri.encode(), digest_size=6).hexdigest()
 
 
 def _split_at_uri(uri: str) -> tuple[str, str, str]:
