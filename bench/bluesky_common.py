@@ -71,7 +71,8 @@ class Account:
             )
         )
         self.client.login(self.handle, self.password, fetch_bsky_profile=False)
-        assert self.client._session is not None
+        if self.client._session is None:
+            raise RuntimeError(f"could not log in as {self.handle}")
         self.did: str = self.client._session.did
 
     def app_password(self) -> str:

@@ -8,7 +8,7 @@ the events themselves are the record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from humas.channels.providers.base import (
     PostContent,
     Provider,
     ProviderError,
+    Published,
 )
 from humas.channels.providers.base import InboundEvent as EventData
 
@@ -202,20 +203,34 @@ def _usable(channel: ChannelAccount) -> None:
 # --- publishing ---------------------------------------------------------------------------
 
 
-def publish_to_channel(
-    channel: ChannelAccount, content: PostContent, *, by: Actor, provider: Provider | None = None
-) -> ChannelPost:
-    """Publish ``content`` now. ProviderError propagates after being recorded on the channel."""
+def _send(
+    channel: ChannelAccount,
+    content: PostContent,
+    provider: Provider | None,
+    call: Callable[[Provider], Published],
+) -> Published:
+    """Check ``content`` against the network's limits, then make the call; record failures."""
     _usable(channel)
     provider = provider or channel.provider()
     problems = provider.validate(content)
     if problems:
         raise ActionError(" ".join(problems))
     try:
-        published = provider.publish(content)
+        return call(provider)
     except ProviderError as exc:
         record_provider_error(channel, exc)
         raise
+
+
+def _record_post(
+    channel: ChannelAccount,
+    content: PostContent,
+    published: Published,
+    *,
+    by: Actor,
+    action: str,
+    in_reply_to: InboundEvent | None = None,
+) -> ChannelPost:
     with transaction.atomic():
         post = ChannelPost.objects.create(
             organisation=channel.organisation,
@@ -224,11 +239,12 @@ def publish_to_channel(
             part_ids=list(published.part_ids),
             url=published.url,
             text=content.text,
+            in_reply_to=in_reply_to,
             published_at=timezone.now(),
             published_by=by.user,
         )
         record(
-            "channels.post.published",
+            action,
             actor=by,
             organisation=channel.organisation,
             target=post,
@@ -236,11 +252,20 @@ def publish_to_channel(
                 "external_id": published.external_id,
                 "url": published.url,
                 "parts": len(published.part_ids) or 1,
+                **({"event": in_reply_to.external_id} if in_reply_to else {}),
                 # e.g. bulletin addresses an e-mail server refused after others were sent
                 **({"extra": dict(published.extra)} if published.extra else {}),
             },
         )
     return post
+
+
+def publish_to_channel(
+    channel: ChannelAccount, content: PostContent, *, by: Actor, provider: Provider | None = None
+) -> ChannelPost:
+    """Publish ``content`` now. ProviderError propagates after being recorded on the channel."""
+    published = _send(channel, content, provider, lambda p: p.publish(content))
+    return _record_post(channel, content, published, by=by, action="channels.post.published")
 
 
 def delete_post(post: ChannelPost, *, by: Actor, provider: Provider | None = None) -> None:
@@ -281,36 +306,12 @@ def _as_data(event: InboundEvent) -> EventData:
 def reply_to_event(
     event: InboundEvent, content: PostContent, *, by: Actor, provider: Provider | None = None
 ) -> ChannelPost:
+    """Answer a citizen in the event's own thread (or privately, for a direct message)."""
     channel = event.channel
-    _usable(channel)
-    provider = provider or channel.provider()
-    problems = provider.validate(content)
-    if problems:
-        raise ActionError(" ".join(problems))
-    try:
-        published = provider.reply(_as_data(event), content)
-    except ProviderError as exc:
-        record_provider_error(channel, exc)
-        raise
-    with transaction.atomic():
-        post = ChannelPost.objects.create(
-            organisation=channel.organisation,
-            channel=channel,
-            external_id=published.external_id,
-            url=published.url,
-            text=content.text,
-            in_reply_to=event,
-            published_at=timezone.now(),
-            published_by=by.user,
-        )
-        record(
-            "channels.event.replied",
-            actor=by,
-            organisation=channel.organisation,
-            target=post,
-            payload={"event": event.external_id, "external_id": published.external_id},
-        )
-    return post
+    published = _send(channel, content, provider, lambda p: p.reply(_as_data(event), content))
+    return _record_post(
+        channel, content, published, by=by, action="channels.event.replied", in_reply_to=event
+    )
 
 
 # --- hearing ------------------------------------------------------------------------------

@@ -17,9 +17,7 @@ import contextlib
 import hashlib
 import json
 import threading
-import time
-import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -30,8 +28,7 @@ from atproto_client import Client, models
 from atproto_client import exceptions as sdk
 from atproto_client.client.session import Session, SessionEvent
 from atproto_client.models.blob_ref import BlobRef
-from atproto_client.models.common import XrpcError
-from atproto_client.request import Request, RequestBase, Response
+from atproto_client.request import Response
 from atproto_client.utils import facet_detection
 from atproto_core.exceptions import AtProtocolError
 from django import forms
@@ -53,10 +50,10 @@ from humas.channels.providers.base import (
     Provider,
     ProviderError,
     Published,
-    failure_to_error,
     image_size,
 )
-from humas.lib.http import USER_AGENT, HttpClient, HttpFailure
+from humas.channels.providers.bluesky.richtext import grapheme_count, webp_size
+from humas.channels.providers.bluesky.transport import HumasRequest, error_name, to_provider_error
 
 DEFAULT_SERVICE = "https://bsky.social"
 MAX_GRAPHEMES = 300
@@ -113,81 +110,6 @@ class ConnectForm(forms.Form):
     def clean_handle(self) -> str:
         handle: str = self.cleaned_data["handle"].strip().lstrip("@").lower()
         return handle
-
-
-# --- HTTP through humas's choke point ---------------------------------------------------------
-
-
-class _HumasRequest(Request):
-    """The SDK's request class with :class:`HttpClient` underneath instead of its own client.
-
-    The SDK keeps building URLs, headers (the session's bearer token) and its error
-    classes; HttpClient decides timeouts, retries and the rate limit like for every other
-    network. Only idempotent requests are retried, plus ``uploadBlob``: a blob is addressed
-    by its content, so sending the same bytes twice stores one blob.
-    """
-
-    def __init__(self, http: HttpClient) -> None:
-        RequestBase.__init__(self)
-        self._http = http
-        # Both names, so that a network operator reading its logs knows who is calling.
-        sdk_agent = RequestBase._MANDATORY_HEADERS.get("User-Agent", "")
-        self.add_additional_header("User-Agent", f"{USER_AGENT} {sdk_agent}".strip())
-
-    def _new_instance(self) -> _HumasRequest:
-        return type(self)(self._http)
-
-    def _send_request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        headers = self.get_headers(kwargs.pop("headers", None))
-        if isinstance(kwargs.get("data"), bytes):
-            # The SDK hands a blob over as ``data``; httpx wants raw bytes as ``content``.
-            kwargs["content"] = kwargs.pop("data")
-        retry = True if url.endswith("/com.atproto.repo.uploadBlob") else None
-        try:
-            response = self._http.request(method, url, headers=headers, retry=retry, **kwargs)
-        except HttpFailure as exc:
-            raise failure_to_error(exc, _nsid(url)) from exc
-        return sdk_handle_response(response)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def get(self, *args: Any, **kwargs: Any) -> Response:
-        return _parsed(self._send_request("GET", *args, **kwargs))
-
-    def post(self, *args: Any, **kwargs: Any) -> Response:
-        return _parsed(self._send_request("POST", *args, **kwargs))
-
-
-def sdk_handle_response(response: httpx.Response) -> httpx.Response:
-    """The SDK's status-to-exception mapping, kept so that its error classes stay meaningful."""
-    from atproto_client.request import _handle_response
-
-    return _handle_response(response)
-
-
-def _parsed(response: httpx.Response) -> Response:
-    content: Any = response.content
-    if "application/json" in response.headers.get("content-type", "").lower():
-        try:
-            content = json.loads(response.content)
-        except ValueError as exc:
-            # A cut connection or a proxy's error page: worth trying again later.
-            raise ProviderError(
-                f"{_nsid(str(response.request.url))}: Bluesky answered with broken JSON.",
-                ErrorKind.TRANSIENT,
-                status=response.status_code,
-            ) from exc
-    return Response(
-        success=True,
-        status_code=response.status_code,
-        content=content,
-        headers={k.lower(): v for k, v in response.headers.items()},
-    )
-
-
-def _nsid(url: str) -> str:
-    return urlsplit(url).path.rsplit("/", 1)[-1] or "Bluesky"
 
 
 # --- sessions shared within a process ----------------------------------------------------------
@@ -463,7 +385,7 @@ class BlueskyProvider(Provider):
         if not (width and height):
             width, height = image_size(item.data)
             if not (width and height):
-                width, height = _webp_size(item.data)
+                width, height = webp_size(item.data)
         try:
             return models.AppBskyEmbedImages.Image(
                 alt=item.alt_text,
@@ -705,8 +627,8 @@ class BlueskyProvider(Provider):
         except ProviderError:
             raise
         except sdk.RequestErrorBase as exc:
-            error = _to_provider_error(exc, nsid)
-            if _error_name(exc) in ("ExpiredToken", "InvalidToken"):
+            error = to_provider_error(exc, nsid)
+            if error_name(exc) in ("ExpiredToken", "InvalidToken"):
                 raise _StaleSession(error) from exc
             raise error from exc
         except (sdk.ModelError, ValidationError) as exc:
@@ -727,7 +649,7 @@ class BlueskyProvider(Provider):
         http = self.http()
         if self._sleep is not None:
             http.sleep = self._sleep
-        client = Client(base_url=self._service(), request=_HumasRequest(http))
+        client = Client(base_url=self._service(), request=HumasRequest(http))
         client.on_session_change(self._remember_session)
         cached = self._cached_session()
         access = self.credentials.get("access_jwt")
@@ -968,74 +890,6 @@ class _StaleSession(Exception):
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _error_name(exc: sdk.RequestErrorBase) -> str:
-    content = exc.response.content if exc.response is not None else None
-    if isinstance(content, XrpcError):
-        return str(content.error or "")
-    if isinstance(content, dict):
-        return str(content.get("error") or "")
-    return ""
-
-
-def _error_message(exc: sdk.RequestErrorBase) -> str:
-    content = exc.response.content if exc.response is not None else None
-    if isinstance(content, XrpcError):
-        return str(content.message or content.error or "")
-    if isinstance(content, dict):
-        return str(content.get("message") or content.get("error") or "")
-    if isinstance(content, bytes):
-        return content[:200].decode("utf-8", "replace").strip()
-    return ""
-
-
-def _to_provider_error(exc: sdk.RequestErrorBase, nsid: str) -> ProviderError:
-    """Map an SDK request error (its response's status and XRPC error name) to a kind."""
-    response = exc.response
-    if response is None:
-        # No answer at all: a timeout or a dropped connection.
-        what = "timed out" if isinstance(exc, sdk.InvokeTimeoutError) else "could not connect"
-        return ProviderError(f"{nsid}: Bluesky {what}.", ErrorKind.TRANSIENT)
-    status = response.status_code
-    name = _error_name(exc)
-    detail = _error_message(exc)
-    message = (
-        f"{nsid}: HTTP {status}"
-        + (f" {name}" if name else "")
-        + (f" — {detail}" if detail and detail != name else "")
-    )
-    if status == 429 or isinstance(exc, sdk.RateLimitExceededError):
-        return ProviderError(
-            message, ErrorKind.RATE_LIMITED, retry_after=_retry_after(response), status=status
-        )
-    if status in (401, 403) or name in ("AuthenticationRequired", "InvalidToken", "ExpiredToken"):
-        return ProviderError(message, ErrorKind.AUTH, status=status)
-    if name in ("AccountTakedown", "AccountDeactivated"):
-        return ProviderError(message, ErrorKind.AUTH, status=status)
-    if status == 413:
-        return ProviderError(
-            f"{nsid}: Bluesky refused the file as too large (HTTP 413"
-            + (f" {name}" if name else "")
-            + ").",
-            ErrorKind.PERMANENT,
-            status=status,
-        )
-    if status >= 500 or status == 408:
-        return ProviderError(message, ErrorKind.TRANSIENT, status=status)
-    return ProviderError(message, ErrorKind.PERMANENT, status=status)
-
-
-def _retry_after(response: Response) -> float:
-    """Seconds until Bluesky's rate-limit window resets (``ratelimit-reset`` is epoch seconds)."""
-    headers = response.headers
-    value = headers.get("retry-after")
-    if value and str(value).strip().isdigit():
-        return float(value)
-    reset = headers.get("ratelimit-reset")
-    if reset and str(reset).strip().isdigit():
-        return max(1.0, float(reset) - time.time())
-    return 60.0
-
-
 def _shape_error(what: str, name: str) -> ProviderError:
     return ProviderError(
         f"{what}: Bluesky's answer has no usable '{name}'; humas may need an update for a "
@@ -1155,77 +1009,3 @@ def _first_error(exc: ValidationError) -> str:
     first = errors[0]
     where = ".".join(str(p) for p in first.get("loc", ()))
     return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
-
-
-def _webp_size(data: bytes) -> tuple[int | None, int | None]:
-    """Width and height of a WebP image (lossy, lossless or extended), for aspectRatio."""
-    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        return None, None
-    chunk = data[12:16]
-    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
-        return (
-            int.from_bytes(data[26:28], "little") & 0x3FFF,
-            int.from_bytes(data[28:30], "little") & 0x3FFF,
-        )
-    if chunk == b"VP8L" and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8X":
-        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
-    return None, None
-
-
-# --- graphemes -------------------------------------------------------------------------------
-
-
-def grapheme_count(text: str) -> int:
-    """User-perceived characters, as Bluesky counts its 300: close to Unicode's extended
-    grapheme clusters for what people type (accents, emoji with skin tones, flags, emoji
-    joined by ZWJ, keycaps), without a full UAX #29 table."""
-    return sum(1 for _ in _clusters(text))
-
-
-def _clusters(text: str) -> Iterator[str]:
-    cluster = ""
-    previous = ""
-    regional_run = 0
-    for char in text:
-        code = ord(char)
-        if cluster and _extends(char, previous):
-            cluster += char
-        elif cluster and previous == "\u200d" and _is_pictographic(char):
-            cluster += char  # ZWJ sequence: 👨‍👩‍👧 is one
-        elif cluster and previous == "\r" and char == "\n":
-            cluster += char
-        elif cluster and 0x1F1E6 <= code <= 0x1F1FF and regional_run % 2 == 1:
-            cluster += char  # the second half of a flag
-        else:
-            if cluster:
-                yield cluster
-            cluster = char
-        regional_run = regional_run + 1 if 0x1F1E6 <= code <= 0x1F1FF else 0
-        previous = char
-    if cluster:
-        yield cluster
-
-
-def _extends(char: str, previous: str) -> bool:
-    code = ord(char)
-    return (
-        unicodedata.category(char) in ("Mn", "Me", "Mc")
-        or code == 0x200D  # zero-width joiner
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors
-        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
-        or 0xE0020 <= code <= 0xE007F  # tag characters (subdivision flags)
-        or code == 0x20E3  # keycap
-    )
-
-
-def _is_pictographic(char: str) -> bool:
-    code = ord(char)
-    return (
-        0x1F000 <= code <= 0x1FAFF
-        or 0x2600 <= code <= 0x27BF
-        or 0x2300 <= code <= 0x23FF
-        or 0x2B00 <= code <= 0x2BFF
-    )

@@ -12,11 +12,8 @@ import httpx
 import pytest
 
 from humas.channels.providers.base import ErrorKind, EventKind, Media, PostContent, ProviderError
-from humas.channels.providers.bluesky.provider import (
-    BlueskyProvider,
-    _InboundCursor,
-    grapheme_count,
-)
+from humas.channels.providers.bluesky.provider import BlueskyProvider, _InboundCursor
+from humas.channels.providers.bluesky.richtext import grapheme_count
 from humas.channels.providers.bluesky.tests.conftest import (
     DID,
     FIXTURES,
@@ -153,7 +150,9 @@ def test_publishing_returns_the_at_uri_and_the_public_url(provider, network):
 def test_images_need_alt_text(provider, network):
     create = network.post("/com.atproto.repo.createRecord").respond(json=load("createRecord"))
     content = PostContent(text="Foto banjir", media=[Media(data=png(), mime_type="image/png")])
-    assert any("alt text" in problem for problem in provider.validate(content))
+    assert len(provider.validate(content)) == 1
+    described = Media(data=png(), mime_type="image/png", alt_text="Banjir di Kampung Melayu")
+    assert provider.validate(PostContent(text="Foto banjir", media=[described])) == []
     with pytest.raises(ProviderError) as caught:
         provider.publish(content)
     assert caught.value.kind == ErrorKind.PERMANENT
@@ -606,6 +605,7 @@ def test_a_429_waits_until_the_rate_limit_window_resets(provider, network):
     with pytest.raises(ProviderError) as caught:
         provider.publish(PostContent(text="Pengumuman"))
     assert caught.value.kind == ErrorKind.RATE_LIMITED
+    assert caught.value.retry_after is not None
     assert 100 <= caught.value.retry_after <= 121
 
 

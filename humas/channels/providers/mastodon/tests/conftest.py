@@ -73,3 +73,12 @@ def make_provider(**config: Any) -> MastodonProvider:
 @pytest.fixture
 def provider() -> MastodonProvider:
     return make_provider()
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English here; the Indonesian catalogue has its own tests."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

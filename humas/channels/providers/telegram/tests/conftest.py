@@ -120,3 +120,12 @@ def channel(org: Any, admin: Any, api: respx.MockRouter) -> ChannelAccount:
     """A Telegram channel connected through humas's own action, as the connect page does."""
     fake_connect(api, group_member="getChatMember-group-administrator")
     return actions.connect_channel(org, "telegram", dict(FORM), by=Actor(user=admin))
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English here; the Indonesian catalogue has its own tests."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
