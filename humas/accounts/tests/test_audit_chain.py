@@ -175,12 +175,15 @@ def test_on_postgresql_the_database_itself_refuses_to_change_entries():
     from django.db import DatabaseError, transaction
 
     entry = _chain(1)[0]
-    table = AuditEntry._meta.db_table
-    for sql in (
-        f"UPDATE {table} SET action = 'x' WHERE id = %s",
-        f"DELETE FROM {table} WHERE id = %s",
-    ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [entry.pk])
+    refused = (
+        "UPDATE accounts_auditentry SET action = 'x' WHERE id = %s",
+        "DELETE FROM accounts_auditentry WHERE id = %s",
+    )
+    for sql in refused:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [entry.pk])
     assert verify().intact

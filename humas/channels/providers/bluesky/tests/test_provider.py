@@ -13,7 +13,7 @@ import pytest
 
 from humas.channels.providers.base import ErrorKind, EventKind, Media, PostContent, ProviderError
 from humas.channels.providers.bluesky.provider import BlueskyProvider, _InboundCursor
-from humas.channels.providers.bluesky.richtext import grapheme_count
+from humas.channels.providers.bluesky.richtext import grapheme_count, webp_size
 from humas.channels.providers.bluesky.tests.conftest import (
     DID,
     FIXTURES,
@@ -709,3 +709,35 @@ def test_requests_go_through_humas_http_client(provider, network):
     route = network.get("/app.bsky.feed.getPosts").respond(json=load("getPosts"))
     provider.fetch_post_metrics([POST])
     assert route.calls.last.request.headers["user-agent"].startswith("humas/")
+
+
+def test_webp_sizes_are_read_for_the_aspect_ratio():
+    lossless = (
+        b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f"
+        + ((640 - 1) | ((360 - 1) << 14)).to_bytes(4, "little")
+        + b"\x00" * 8
+    )
+    extended = (
+        b"RIFF\x1a\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00"
+        + (1199).to_bytes(3, "little")
+        + (674).to_bytes(3, "little")
+    )
+    assert webp_size(lossless) == (640, 360)
+    assert webp_size(extended) == (1200, 675)
+    assert webp_size(b"not an image at all, not at all") == (None, None)
+
+
+def test_the_connect_form_asks_for_an_app_password():
+    from humas.channels.providers.bluesky.provider import ConnectForm
+
+    form = ConnectForm(
+        data={
+            "service": "https://bsky.social",
+            "handle": "@Humas.Jakarta.go.id",
+            "app_password": "abcd-efgh-ijkl-mnop",
+        }
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["handle"] == "humas.jakarta.go.id"
+    assert "App" in str(ConnectForm.base_fields["app_password"].help_text)
+    assert form.fields["app_password"].widget.input_type == "password"
