@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-fast test-browser lint format messages clean help
+.PHONY: run test test-e2e test-browser lint format messages clean help
 
 help:
 	@echo "make run        install (first time), migrate, seed the demo and start web + worker"
-	@echo "make test       the whole test suite (set DATABASE_URL=postgres://… for PostgreSQL)"
+	@echo "make test       the test suite (set DATABASE_URL=postgres://… for PostgreSQL)"
+	@echo "make test-e2e   end-to-end tests against a real local Bluesky network (needs npm)"
 	@echo "make lint       ruff format --check, ruff check, mypy"
 	@echo "make messages   refresh and compile the Indonesian catalogue"
 
@@ -33,7 +34,11 @@ run: $(VENV)/.runtime
 	$(BIN)/humas serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not e2e"
+
+# Installs Bluesky's own server software (Node 22 from npm) into e2e/bluesky on first use.
+test-e2e: $(VENV)/.dev
+	$(BIN)/pytest -m e2e
 
 test-browser: $(VENV)/.dev
 	$(BIN)/pytest -m browser

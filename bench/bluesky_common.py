@@ -7,6 +7,7 @@ one ``BLUESKY_E2E_PDS`` names); humas runs on a temporary SQLite database under
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -26,6 +27,7 @@ BASH = shutil.which("bash") or "/bin/bash"
 def setup_django() -> Path:
     """Point humas at a fresh SQLite database in a temporary folder and migrate it."""
     data_dir = Path(tempfile.mkdtemp(prefix="humas-bench-"))
+    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     os.environ["HUMAS_DATA_DIR"] = str(data_dir)
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "humas.settings")

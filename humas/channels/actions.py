@@ -108,8 +108,10 @@ def setup_delivery(channel: ChannelAccount, **provider_kwargs: Any) -> None:
 
 def test_connection(channel: ChannelAccount, *, by: Actor, **provider_kwargs: Any) -> bool:
     """Ask the network who the credentials belong to; record the outcome either way."""
+    provider = channel.provider(**provider_kwargs)
     try:
-        info = channel.provider(**provider_kwargs).account_info()
+        info = provider.account_info()
+        keep_fresh_credentials(channel, provider)
     except ProviderError as exc:
         record_provider_error(channel, exc)
         with transaction.atomic():
@@ -192,6 +194,18 @@ def record_provider_error(channel: ChannelAccount, exc: ProviderError) -> None:
                 )
 
 
+def keep_fresh_credentials(channel: ChannelAccount, provider: Provider) -> None:
+    """Store credentials the provider renewed while working (Bluesky refreshes its session).
+
+    Without this a worker restart would log in from scratch, and networks limit logins.
+    """
+    if provider.credentials and provider.credentials != channel.get_credentials():
+        channel.set_credentials(dict(provider.credentials))
+        ChannelAccount.objects.filter(pk=channel.pk).update(
+            credentials_encrypted=channel.credentials_encrypted
+        )
+
+
 def _usable(channel: ChannelAccount) -> None:
     if channel.status != ChannelStatus.ACTIVE:
         raise ActionError(
@@ -216,10 +230,12 @@ def _send(
     if problems:
         raise ActionError(" ".join(problems))
     try:
-        return call(provider)
+        published = call(provider)
     except ProviderError as exc:
         record_provider_error(channel, exc)
         raise
+    keep_fresh_credentials(channel, provider)
+    return published
 
 
 def _record_post(
@@ -393,6 +409,8 @@ def poll_channel(channel: ChannelAccount, *, provider: Provider | None = None) -
     except ProviderError as exc:
         record_provider_error(channel, exc)
         raise
+    finally:
+        keep_fresh_credentials(channel, provider)
     if channel.last_error_kind and channel.last_error_kind != ErrorKind.AUTH:
         ChannelAccount.objects.filter(pk=channel.pk).update(
             last_error="", last_error_kind="", last_error_at=None
@@ -418,6 +436,8 @@ def sync_metrics(
     except ProviderError as exc:
         record_provider_error(channel, exc)
         raise
+    finally:
+        keep_fresh_credentials(channel, provider)
     now = timezone.now()
     updated = 0
     for post in posts:

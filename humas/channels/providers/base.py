@@ -327,8 +327,9 @@ class Provider:
     def fetch_inbound(self, cursor: str) -> tuple[list[InboundEvent], str]:
         """Events newer than ``cursor`` ("" the first time) and the cursor to store next.
 
-        May return at most one page; callers call again while events keep coming. The
-        caller stores the events before it stores the new cursor.
+        May return at most one page; the caller stores the events, then the cursor (in one
+        transaction), and calls again until the cursor stops moving. Return the cursor
+        unchanged when there is nothing new.
         """
         raise NotImplementedError
 

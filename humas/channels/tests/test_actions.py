@@ -215,3 +215,13 @@ def test_admins_see_the_reconnection_notice_in_humas(
     client.logout()
     sign_in(client, other_admin)
     assert "token revoked" not in client.get(reverse("accounts:notifications")).content.decode()
+
+
+def test_credentials_the_network_renewed_are_stored_encrypted(channel, fake_network):
+    provider = channel.provider()
+    fake_network.pages = {"": ([event(1)], "c1")}
+    provider.credentials["token"] = "renewed-session"
+    actions.poll_channel(channel, provider=provider)
+    stored = ChannelAccount.objects.get(pk=channel.pk)
+    assert stored.get_credentials() == {"token": "renewed-session"}
+    assert "renewed-session" not in stored.credentials_encrypted

@@ -15,7 +15,7 @@ def channel(org, fake_network):
     return actions.connect_channel(org, "fake", {"token": "s3cret"}, by=Actor.system())
 
 
-def _post(client, channel, body, secret="s3cret", token=None):
+def _post(client, channel, body, secret="s3cret", token=None):  # noqa: S107
     return client.post(
         reverse("channels:webhook", args=[token or channel.webhook_token]),
         data=body if isinstance(body, bytes | str) else json.dumps(body),

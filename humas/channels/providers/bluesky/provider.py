@@ -699,7 +699,7 @@ class BlueskyProvider(Provider):
                     raise
             else:
                 if isinstance(answer.content, dict):
-                    self._adopt(client, answer.content, "refreshSession", SessionEvent.REFRESH)
+                    self._adopt(client, answer.content, "refreshSession")
                     return
         self._create_session(client)
 
@@ -741,17 +741,17 @@ class BlueskyProvider(Provider):
             raise
         if not isinstance(answer.content, dict):
             raise _shape_error("createSession", "accessJwt")
-        self._adopt(client, answer.content, "createSession", SessionEvent.CREATE)
+        self._adopt(client, answer.content, "createSession")
 
-    def _adopt(
-        self, client: Client, answer: dict[str, Any], what: str, event: SessionEvent
-    ) -> None:
+    def _adopt(self, client: Client, answer: dict[str, Any], what: str) -> None:
         session = Session(
             handle=_text(answer, "handle", what),
             did=_text(answer, "did", what),
             access_jwt=_text(answer, "accessJwt", what),
             refresh_jwt=_text(answer, "refreshJwt", what),
-            pds_endpoint=_pds_endpoint(answer) or self._service(),
+            pds_endpoint=_pds_endpoint(answer)
+            or str(self.credentials.get("pds") or "")
+            or self._service(),
         )
         try:
             client.login(session_string=session.encode(), fetch_bsky_profile=False)
@@ -759,7 +759,6 @@ class BlueskyProvider(Provider):
             raise ProviderError(
                 f"{what}: Bluesky's session token could not be read.", ErrorKind.PERMANENT
             ) from exc
-        del event
 
     def _remember_session(self, event: SessionEvent, session: Session) -> None:
         """Keep the newest tokens on ``credentials`` (for whoever persists them) and in memory."""

@@ -22,11 +22,6 @@ CREDENTIALS = {
 }
 
 
-def pytest_configure(config: Any) -> None:
-    # Until pyproject.toml registers it (--strict-markers refuses unknown markers).
-    config.addinivalue_line("markers", "e2e: needs a real local Bluesky network (e2e/bluesky)")
-
-
 def load(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.utils import translation
 
 from humas.channels.providers.base import ErrorKind, EventKind, Media, PostContent, ProviderError
 from humas.channels.providers.bluesky.provider import BlueskyProvider, _InboundCursor
@@ -739,5 +740,7 @@ def test_the_connect_form_asks_for_an_app_password():
     )
     assert form.is_valid(), form.errors
     assert form.cleaned_data["handle"] == "humas.jakarta.go.id"
-    assert "App" in str(ConnectForm.base_fields["app_password"].help_text)
+    with translation.override("en"):
+        help_text = str(ConnectForm.base_fields["app_password"].help_text)
+    assert "Settings → Privacy and security → App passwords" in help_text
     assert form.fields["app_password"].widget.input_type == "password"
