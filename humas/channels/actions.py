@@ -7,15 +7,19 @@ the events themselves are the record.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from humas.accounts.actions import ActionError, notify_admins
@@ -352,6 +356,8 @@ def store_events(channel: ChannelAccount, events: Iterable[EventData]) -> list[I
     fresh = [e for key, e in unique.items() if key not in known]
     if not fresh:
         return []
+    for event in fresh:
+        _keep_attachments(channel, event)
     InboundEvent.objects.bulk_create(
         [
             InboundEvent(
@@ -379,6 +385,31 @@ def store_events(channel: ChannelAccount, events: Iterable[EventData]) -> list[I
     return list(
         InboundEvent.objects.filter(channel=channel, external_id__in=[e.external_id for e in fresh])
     )
+
+
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+
+
+def _keep_attachments(channel: ChannelAccount, event: EventData) -> None:
+    """Store an event's files and note where, in the matching ``media`` entries.
+
+    Paths are named after the content's hash, so a page fetched again after a failed
+    transaction reuses the file it already wrote instead of adding a copy. Files are kept in
+    the default storage, which humas never serves publicly: they may hold personal data.
+    """
+    for index, attachment in enumerate(event.attachments):
+        entry = event.media[index] if index < len(event.media) else {}
+        if len(attachment.data) > MAX_ATTACHMENT_BYTES:
+            entry["skipped"] = "too large"
+            continue
+        digest = hashlib.sha256(attachment.data).hexdigest()
+        name = get_valid_filename(attachment.filename) or "attachment"
+        path = f"inbound/{channel.organisation_id}/{channel.pk}/{digest[:32]}/{name}"
+        if not default_storage.exists(path):
+            path = default_storage.save(path, ContentFile(attachment.data))
+        entry.update({"path": path, "sha256": digest, "size": len(attachment.data)})
+        if index >= len(event.media):
+            event.media.append({"filename": name, "mime_type": attachment.mime_type, **entry})
 
 
 def poll_channel(channel: ChannelAccount, *, provider: Provider | None = None) -> int:

@@ -164,6 +164,15 @@ class Published:
 
 
 @dataclass
+class Attachment:
+    """A file that came with an inbound message; humas stores it, the event keeps its path."""
+
+    filename: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass
 class InboundEvent:
     """A citizen's message, comment, mention or reaction, in one shape for every network."""
 
@@ -180,6 +189,8 @@ class InboundEvent:
     language: str = ""
     media: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    # Files to keep (an e-mail's attachments); each also has an entry in ``media``, in order.
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -225,3 +225,22 @@ def test_credentials_the_network_renewed_are_stored_encrypted(channel, fake_netw
     stored = ChannelAccount.objects.get(pk=channel.pk)
     assert stored.get_credentials() == {"token": "renewed-session"}
     assert "renewed-session" not in stored.credentials_encrypted
+
+
+def test_attachments_are_stored_once_and_the_event_says_where(channel):
+    from django.core.files.storage import default_storage
+
+    from humas.channels.providers.base import Attachment
+
+    incoming = event(9)
+    incoming.media = [{"filename": "surat pengaduan.pdf", "mime_type": "application/pdf"}]
+    incoming.attachments = [Attachment("surat pengaduan.pdf", "application/pdf", b"%PDF-1.4 isi")]
+    stored = actions.store_events(channel, [incoming])[0]
+    entry = stored.media[0]
+    assert entry["size"] == len(b"%PDF-1.4 isi")
+    assert entry["path"].endswith("surat_pengaduan.pdf")
+    assert f"inbound/{channel.organisation_id}/{channel.pk}/" in entry["path"]
+    with default_storage.open(entry["path"]) as handle:
+        assert handle.read() == b"%PDF-1.4 isi"
+    # The same message again stores neither a row nor a file.
+    assert actions.store_events(channel, [incoming]) == []

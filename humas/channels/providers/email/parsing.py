@@ -19,7 +19,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from humas.channels.providers.base import EventKind, InboundEvent
+from humas.channels.providers.base import Attachment, EventKind, InboundEvent
 
 logger = logging.getLogger(__name__)
 
@@ -172,10 +172,11 @@ def body_text(message: EmailMessage) -> str:
     return clean(text.replace("\r\n", "\n")).strip()
 
 
-def attachments(message: EmailMessage) -> list[dict[str, Any]]:
-    """Metadata of each attached file (the bytes are not kept; see the provider's notes)."""
+def attachments(message: EmailMessage) -> tuple[list[dict[str, Any]], list[Attachment]]:
+    """Metadata of each attached file, and the files themselves (humas stores those)."""
     body = body_part(message)
     found: list[dict[str, Any]] = []
+    files: list[Attachment] = []
 
     def visit(part: Message) -> None:
         if part is body:
@@ -194,14 +195,16 @@ def attachments(message: EmailMessage) -> list[dict[str, Any]]:
         # The other half of a text/html alternative is a body, not an attachment.
         if part.get_content_maintype() == "text" and disposition != "attachment" and not filename:
             return
+        data = b""
         if content_type.startswith("message/"):
             try:
-                size = len(part.as_bytes())
+                data = part.as_bytes()
             except Exception:  # hostile input; see the module docstring
-                size = 0
+                data = b""
         else:
             payload = part.get_payload(decode=True)
-            size = len(payload) if isinstance(payload, bytes) else 0
+            data = payload if isinstance(payload, bytes) else b""
+        size = len(data)
         entry: dict[str, Any] = {
             "filename": clean(filename),
             "mime_type": clean(content_type),
@@ -211,10 +214,11 @@ def attachments(message: EmailMessage) -> list[dict[str, Any]]:
         if content_id:
             entry["content_id"] = content_id.strip("<>")
         found.append(entry)
+        files.append(Attachment(entry["filename"], entry["mime_type"], data))
 
     if message.is_multipart():
         visit(message)
-    return found
+    return found, files
 
 
 def language_hint(message: EmailMessage) -> str:
@@ -287,11 +291,14 @@ def to_event(
         "uidvalidity": uidvalidity,
         "size": size,
     }
+    media: list[dict[str, Any]] = []
+    files: list[Attachment] = []
     if unread_body:
         raw["unread_body"] = unread_body
-        text, media, language = "", [], header(message, "Content-Language")[:20].lower()
+        text, language = "", header(message, "Content-Language")[:20].lower()
     else:
-        text, media, language = body_text(message), attachments(message), language_hint(message)
+        text, language = body_text(message), language_hint(message)
+        media, files = attachments(message)
     return InboundEvent(
         kind=EventKind.DIRECT_MESSAGE,
         external_id=external_id,
@@ -305,6 +312,7 @@ def to_event(
         language=language if LANGUAGE_TAG_RE.match(language) else "",
         media=media,
         raw=raw,
+        attachments=files,
     )
 
 

@@ -284,3 +284,19 @@ def test_the_form_shows_the_servers_refusal(
     assert response.status_code == 200
     assert "AUTHENTICATIONFAILED" in response.content.decode()
     assert not ChannelAccount.objects.exists()
+
+
+def test_an_attachment_is_kept_in_storage_with_its_event(
+    channel: ChannelAccount, mailbox: Mailbox
+) -> None:
+    from django.core.files.storage import default_storage
+
+    mailbox.append(fixture_bytes("pdf-attachment.eml"))
+    assert poll(channel) == 1
+    event = InboundEvent.objects.get(channel=channel)
+    entry = event.media[0]
+    assert entry["filename"] == "surat-pengaduan.pdf"
+    with default_storage.open(entry["path"]) as handle:
+        content = handle.read()
+    assert content.startswith(b"%PDF")
+    assert len(content) == entry["size"]
