@@ -144,7 +144,9 @@ def record(
             prev_hash=head.entry_hash,
         )
         entry.entry_hash = compute_hash(entry, head.entry_hash)
-        entry.save(force_insert=True)
+        # bulk_create: a plain INSERT without save()'s per-instance machinery (signals,
+        # update-or-insert logic); this runs once for every action humas records.
+        AuditEntry.objects.bulk_create([entry])
         AuditHead.objects.filter(id=1).update(seq=entry.seq, entry_hash=entry.entry_hash)
     return entry
 

@@ -252,16 +252,20 @@ def _record_post(
     in_reply_to: InboundEvent | None = None,
 ) -> ChannelPost:
     with transaction.atomic():
-        post = ChannelPost.objects.create(
-            organisation=channel.organisation,
-            channel=channel,
-            external_id=published.external_id,
-            part_ids=list(published.part_ids),
-            url=published.url,
-            text=content.text,
-            in_reply_to=in_reply_to,
-            published_at=timezone.now(),
-            published_by=by.user,
+        (post,) = ChannelPost.objects.bulk_create(
+            [
+                ChannelPost(
+                    organisation=channel.organisation,
+                    channel=channel,
+                    external_id=published.external_id,
+                    part_ids=list(published.part_ids),
+                    url=published.url,
+                    text=content.text,
+                    in_reply_to=in_reply_to,
+                    published_at=timezone.now(),
+                    published_by=by.user,
+                )
+            ]
         )
         record(
             action,
