@@ -3,8 +3,8 @@
 Keys come from ``settings.FERNET_KEYS`` (``HUMAS_FERNET_KEYS``, comma-separated): the first
 key encrypts, every key decrypts. To rotate: make a key with ``humas newkey``, put it first
 and keep the old ones after it; values are re-encrypted under the new key with
-:func:`rotate` (the channels app does this for stored credentials), after which the old key
-can be dropped.
+``humas rotatekeys`` (which calls :func:`rotate` for every stored channel secret), after
+which the old key can be dropped.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from humas.lib.crypto import new_key
 class Command(BaseCommand):
     help = (
         "Print a new key for HUMAS_FERNET_KEYS "
-        "(put it first to rotate; keep the old ones after it)."
+        "(put it first, run `humas rotatekeys`, then drop the old key)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
