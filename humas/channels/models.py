@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
 import secrets
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +13,10 @@ from django.utils.translation import gettext_lazy as _
 from humas.accounts.models import Organisation
 from humas.lib import crypto
 from humas.lib.leases import Leased
+
+
+PROVIDER_CACHE_SIZE = 64
+_providers = threading.local()
 
 
 class ChannelStatus(models.TextChoices):
@@ -72,7 +79,13 @@ class ChannelAccount(Leased):
     def get_credentials(self) -> dict[str, Any]:
         if not self.credentials_encrypted:
             return {}
-        return crypto.decrypt_json(self.credentials_encrypted)
+        # Decrypted once per stored value (providers and the "renewed?" check both ask).
+        cached = self.__dict__.get("_credentials_cache")
+        if cached is not None and cached[0] == self.credentials_encrypted:
+            return dict(cached[1])
+        value = crypto.decrypt_json(self.credentials_encrypted)
+        self.__dict__["_credentials_cache"] = (self.credentials_encrypted, value)
+        return dict(value)
 
     def set_credentials(self, credentials: dict[str, Any]) -> None:
         self.credentials_encrypted = crypto.encrypt_json(credentials) if credentials else ""
@@ -84,7 +97,34 @@ class ChannelAccount(Leased):
         return provider_class(self.network)
 
     def provider(self, **kwargs: Any) -> Any:
-        return self.provider_class.for_channel(self, **kwargs)
+        """A provider for this channel, reused within the thread while nothing changed.
+
+        Building one costs a session (Bluesky logs in from a stored session string) and an
+        HTTP client; a worker publishing many posts to one channel builds it once. Per thread,
+        because SDK sessions are not meant to be shared between threads; keyed by the stored
+        credentials and config, so a reconnection or a renewed token builds a fresh one.
+        Extra arguments (a test's transport) always get a new, uncached provider.
+        """
+        if kwargs:
+            return self.provider_class.for_channel(self, **kwargs)
+        key = (
+            self.pk,
+            self.network,
+            self.credentials_encrypted,
+            json.dumps(self.config, sort_keys=True),
+        )
+        cache: OrderedDict[tuple[Any, ...], Any] = (
+            getattr(_providers, "cache", None) or OrderedDict()
+        )
+        _providers.cache = cache
+        found = cache.get(key)
+        if found is None or type(found) is not self.provider_class:
+            found = self.provider_class.for_channel(self)
+            cache[key] = found
+            while len(cache) > PROVIDER_CACHE_SIZE:
+                cache.popitem(last=False)
+        cache.move_to_end(key)
+        return found
 
     @property
     def network_label(self) -> str:

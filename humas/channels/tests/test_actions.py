@@ -244,3 +244,18 @@ def test_attachments_are_stored_once_and_the_event_says_where(channel):
         assert handle.read() == b"%PDF-1.4 isi"
     # The same message again stores neither a row nor a file.
     assert actions.store_events(channel, [incoming]) == []
+
+
+def test_a_channels_provider_is_reused_in_a_thread_until_its_credentials_change(channel):
+    import threading
+
+    first = channel.provider()
+    assert channel.provider() is first
+    elsewhere = []
+    thread = threading.Thread(target=lambda: elsewhere.append(channel.provider()))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not first  # SDK sessions are not shared between threads
+    channel.set_credentials({"token": "reconnected"})
+    renewed = channel.provider()
+    assert renewed is not first and renewed.credentials == {"token": "reconnected"}
