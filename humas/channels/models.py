@@ -14,7 +14,6 @@ from humas.accounts.models import Organisation
 from humas.lib import crypto
 from humas.lib.leases import Leased
 
-
 PROVIDER_CACHE_SIZE = 64
 _providers = threading.local()
 
