@@ -157,6 +157,9 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
             "posts": channel.posts.order_by("-published_at")[:10],
             "webhook_url": webhook_url,
             "capabilities": channel.provider_class.capabilities,
+            "warnings": channel.provider().health_warnings()
+            if channel.status != ChannelStatus.DISABLED
+            else [],
         },
     )
 

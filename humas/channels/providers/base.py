@@ -309,6 +309,11 @@ class Provider:
         """Who the stored credentials belong to; used by "test connection"."""
         raise NotImplementedError
 
+    def health_warnings(self) -> list[str]:
+        """Problems with how the account is set up on the network, shown on the channel page
+        (for example a Telegram bot that cannot read the discussion group). No network call."""
+        return []
+
     def setup_delivery(self, webhook_url: str) -> dict[str, Any]:
         """(Push networks) Register ``webhook_url`` with the network, or prepare polling.
 

@@ -744,6 +744,19 @@ class TelegramProvider(Provider):
         """Remove any webhook, so that getUpdates works (pending updates are kept)."""
         self.call("deleteWebhook", {"drop_pending_updates": False}, read=True, about_channel=False)
 
+    def health_warnings(self) -> list[str]:
+        if self.config.get("discussion_chat_id") and not self.config.get("discussion_readable"):
+            return [
+                str(
+                    _(
+                        "The bot cannot read the discussion group, so citizens' comments will not "
+                        "arrive. Make the bot an administrator of the group (or turn its privacy "
+                        "mode off with @BotFather), then connect the channel again."
+                    )
+                )
+            ]
+        return []
+
     def setup_delivery(self, webhook_url: str) -> dict[str, Any]:
         """Register the webhook when Telegram can reach ``webhook_url``, else prepare polling.
 

@@ -138,3 +138,22 @@ def test_syncing_account_metrics_reads_the_member_count(channel, api):
     assert channel.provider().fetch_account_metrics().followers == 1523
     # No post metrics in the Bot API: humas does not even ask.
     assert actions.sync_metrics(channel) == 0
+
+
+def test_the_channel_page_warns_when_the_bot_cannot_read_comments(client, org, admin, api):
+    from django.urls import reverse
+
+    from humas.accounts.testing import sign_in
+    from humas.channels.models import ChannelAccount
+
+    fake_connect(api, group_member="getChatMember-group-member")
+    channel = actions.connect_channel(org, "telegram", dict(FORM), by=Actor(user=admin))
+    assert channel.config["discussion_chat_id"] and not channel.config["discussion_readable"]
+    sign_in(client, admin)
+    page = client.get(reverse("channels:detail", args=[channel.pk])).content.decode()
+    assert 'data-testid="channel-warning"' in page
+    ChannelAccount.objects.filter(pk=channel.pk).update(
+        config={**channel.config, "discussion_readable": True}
+    )
+    page = client.get(reverse("channels:detail", args=[channel.pk])).content.decode()
+    assert 'data-testid="channel-warning"' not in page
