@@ -168,9 +168,12 @@ class BlueskyProvider(Provider):
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(
-            credentials=credentials, config=config, channel_key=channel_key, transport=transport
+            credentials=credentials,
+            config=config,
+            channel_key=channel_key,
+            transport=transport,
+            sleep=sleep,
         )
-        self._sleep = sleep
         self._client: Client | None = None
 
     # --- connecting ---------------------------------------------------------------------
@@ -647,8 +650,6 @@ class BlueskyProvider(Provider):
         if self._client is not None:
             return self._client
         http = self.http()
-        if self._sleep is not None:
-            http.sleep = self._sleep
         client = Client(base_url=self._service(), request=HumasRequest(http))
         client.on_session_change(self._remember_session)
         cached = self._cached_session()

@@ -24,7 +24,6 @@ import random
 import re
 import smtplib
 import ssl
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
@@ -205,14 +204,17 @@ class EmailProvider(Provider):
         transport: httpx.BaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         attempts: int = DEFAULT_ATTEMPTS,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(
-            credentials=credentials, config=config, channel_key=channel_key, transport=transport
+            credentials=credentials,
+            config=config,
+            channel_key=channel_key,
+            transport=transport,
+            sleep=sleep,
         )
         self.timeout = timeout
         self.attempts = max(1, attempts)
-        self.sleep = sleep
 
     @cached_property
     def settings(self) -> MailSettings:
