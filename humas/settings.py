@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "humas.accounts",
     "humas.ops",
     "humas.channels",
+    "humas.publishing",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +240,8 @@ TASKS = {
 # How long a worker may stay silent before /healthz reports it missing, and before the tasks
 # it was running are taken back.
 HUMAS_WORKER_STALE_SECONDS = env_int("HUMAS_WORKER_STALE_SECONDS", 90)
+# Threads per worker process sending due deliveries (each holds one database connection).
+HUMAS_DELIVERY_THREADS = env_int("HUMAS_DELIVERY_THREADS", 4)
 HUMAS_INVITATION_DAYS = env_int("HUMAS_INVITATION_DAYS", 7)
 # Feeds on private or loopback addresses may be read (development, tests); never in production,
 # where it would let anyone with the right to add a feed probe the internal network.

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("humas.accounts.urls")),
     path("", include("humas.ops.urls")),
     path("", include("humas.channels.urls")),
+    path("", include("humas.publishing.urls")),
 ]
 
 handler403 = "humas.accounts.views.forbidden"

@@ -68,7 +68,7 @@ def create_organisation(
 
 @transaction.atomic
 def update_organisation_settings(org: Organisation, *, by: Actor, **changes: Any) -> Organisation:
-    allowed = {"name", "time_zone", "default_language", "require_2fa", "requires_approval"}
+    allowed = {"name", "time_zone", "default_language", "require_2fa", "approval_steps"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}")

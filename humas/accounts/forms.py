@@ -48,7 +48,7 @@ class CodeForm(forms.Form):
 class OrganisationSettingsForm(forms.ModelForm):
     class Meta:
         model = Organisation
-        fields = ["name", "time_zone", "default_language", "require_2fa", "requires_approval"]
+        fields = ["name", "time_zone", "default_language", "require_2fa", "approval_steps"]
         widgets = {
             "time_zone": forms.Select(choices=TimeZoneChoice.choices),
             "default_language": forms.Select(choices=LanguageChoice.choices),

@@ -74,6 +74,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
+class ApprovalSteps(models.IntegerChoices):
+    NONE = 0, _("No approval")
+    ONE = 1, _("One approver")
+    TWO = 2, _("Two steps (e.g. head of public relations, then leadership)")
+
+
 class Organisation(models.Model):
     """A government institution using humas: a ministry, a province, a city, an agency."""
 
@@ -89,8 +95,8 @@ class Organisation(models.Model):
         default=LanguageChoice.INDONESIAN,
     )
     require_2fa = models.BooleanField(_("require two-factor authentication"), default=True)
-    requires_approval = models.BooleanField(
-        _("posts need approval before publishing"), default=True
+    approval_steps = models.PositiveSmallIntegerField(
+        _("approval before publishing"), choices=ApprovalSteps.choices, default=ApprovalSteps.ONE
     )
     is_demo = models.BooleanField(_("demo organisation"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

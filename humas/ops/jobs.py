@@ -51,6 +51,34 @@ class Job:
 JOBS: dict[str, Job] = {}
 
 
+@dataclass(frozen=True)
+class Drain:
+    """Work that cannot wait for a job's interval (deliveries due this second).
+
+    ``func(worker_id)`` does one round (claiming its rows with leases) and returns how much it
+    did. ``humas worker`` runs it in ``threads()`` threads, each calling again at once while
+    there was work and after ``idle_seconds`` when there was none.
+    """
+
+    name: str
+    func: Callable[[str], int]
+    threads: Callable[[], int]
+    idle_seconds: float
+
+
+DRAINS: dict[str, Drain] = {}
+
+
+def register_drain(
+    name: str, *, threads: Callable[[], int], idle_seconds: float = 1.0
+) -> Callable[[Callable[[str], int]], Callable[[str], int]]:
+    def decorator(func: Callable[[str], int]) -> Callable[[str], int]:
+        DRAINS[name] = Drain(name, func, threads, idle_seconds)
+        return func
+
+    return decorator
+
+
 def register_job(
     name: str, interval_seconds: int, *, lease_seconds: int | None = None
 ) -> Callable[[F], F]:

@@ -32,7 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from humas.lib.leases import WORKER_ID_MAX_LENGTH, claim, release, renew
-from humas.ops.jobs import DEFAULT_LEASE, JOBS, discover_jobs, ensure_jobs
+from humas.ops.jobs import DEFAULT_LEASE, DRAINS, JOBS, Drain, discover_jobs, ensure_jobs
 from humas.ops.models import PeriodicJob, WorkerHeartbeat
 
 if TYPE_CHECKING:
@@ -228,6 +228,37 @@ class _HeartbeatThread(threading.Thread):
             connections.close_all()
 
 
+class _DrainThread(threading.Thread):
+    """Runs one registered drain over and over until the worker stops."""
+
+    def __init__(self, loop: WorkerLoop, drain: Drain, number: int) -> None:
+        super().__init__(name=f"humas-{drain.name}-{number}", daemon=True)
+        self.loop = loop
+        self.drain = drain
+        # Each thread claims under its own id, so a lease names the thread holding it.
+        self.worker_id = f"{loop.worker_id[: WORKER_ID_MAX_LENGTH - 4]}-{number}"
+
+    def run(self) -> None:
+        try:
+            while not self.loop.stopping:
+                done = 0
+                try:
+                    close_old_connections()
+                    done = self.drain.func(self.worker_id)
+                except Exception:
+                    logger.exception(
+                        "worker %s: %s failed; carrying on", self.worker_id, self.drain.name
+                    )
+                    # A broken connection (a database restart) is dropped; the next round
+                    # reconnects. Work left half done is found again when its lease lapses.
+                    connections.close_all()
+                    self.loop._sleep(self.drain.idle_seconds)
+                if not done:
+                    self.loop._sleep(self.drain.idle_seconds)
+        finally:
+            connections.close_all()
+
+
 class WorkerLoop:
     """One worker process's loop. The management command owns signals and calls :meth:`stop`."""
 
@@ -254,6 +285,7 @@ class WorkerLoop:
         self._jobs_ensured = False
         self._last_reap: float | None = None
         self._warned_backend = False
+        self.once = False
 
     def stop(self) -> None:
         """Finish the task or job in hand, then leave :meth:`run`. Safe in a signal handler."""
@@ -264,12 +296,19 @@ class WorkerLoop:
 
     def run(self, *, once: bool = False) -> None:
         logger.info("worker %s started", self.worker_id)
+        self.once = once
         discover_jobs()
         heartbeat: _HeartbeatThread | None = None
+        drains: list[_DrainThread] = []
         if not once:
             period = max(1.0, min(10.0, settings.HUMAS_WORKER_STALE_SECONDS / 4))
             heartbeat = _HeartbeatThread(self, period)
             heartbeat.start()
+            for drain in DRAINS.values():
+                for number in range(max(1, drain.threads())):
+                    drains.append(_DrainThread(self, drain, number))
+            for thread in drains:
+                thread.start()
         try:
             while not self.stopping:
                 busy = self.tick()
@@ -278,6 +317,9 @@ class WorkerLoop:
                 if not busy:
                     self._sleep(self.interval)
         finally:
+            self.stopping = True
+            for thread in drains:
+                thread.join(timeout=30)
             if heartbeat is not None:
                 heartbeat.done.set()
                 heartbeat.join(timeout=5)
@@ -305,6 +347,10 @@ class WorkerLoop:
                 self.worker_id, limit=self.jobs_per_tick, should_stop=lambda: self.stopping
             ),
         )
+        if self.once:
+            # No drain threads in a single run (cron): one round of each, here.
+            for drain in DRAINS.values():
+                self._guard(drain.name, lambda drain=drain: drain.func(self.worker_id))
         tasks_busy = False
         if not self.stopping:
             tasks_busy = bool(self._guard("tasks", self.run_tasks))

@@ -200,12 +200,13 @@ def test_an_admin_sets_time_zone_language_and_the_2fa_rule(client, org, admin):
             "time_zone": "Asia/Makassar",
             "default_language": "en",
             "require_2fa": "on",
-            "requires_approval": "on",
+            "approval_steps": "2",
         },
     )
     assert response.status_code == 302
     org.refresh_from_db()
     assert (org.time_zone, org.default_language, org.require_2fa) == ("Asia/Makassar", "en", True)
+    assert org.approval_steps == 2
     entry = _last("accounts.organisation.settings_changed")
     assert entry.payload["time_zone"] == {"from": "Asia/Jakarta", "to": "Asia/Makassar"}
     assert entry.payload["require_2fa"] == {"from": False, "to": True}

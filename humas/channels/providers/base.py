@@ -92,6 +92,10 @@ class Limits:
     aspect_ratio: tuple[float, float] | None = None
     alt_text_required: bool = False
     max_alt_text: int = 1000
+    max_videos: int = 1
+    max_video_seconds: float = 0  # 0: no limit known
+    # (min, max) width/height ratio for video, e.g. (0.55, 0.57) for vertical 9:16 only.
+    video_aspect_ratio: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,11 @@ class Capabilities:
     polling: bool = False
     webhooks: bool = False
     link_cards: bool = False
+    # Publishing twice with the same ``options["idempotency_key"]`` creates one post (the
+    # network remembers the key), so a send whose outcome is unknown can simply be repeated.
+    idempotent_publish: bool = False
+    # :meth:`Provider.find_published` can tell whether a post with a given key exists.
+    find_by_key: bool = False
 
 
 @dataclass
@@ -118,6 +127,13 @@ class Media:
     filename: str = ""
     width: int | None = None
     height: int | None = None
+    # Known without the bytes (the composer validates from the media library's records).
+    size: int = 0
+    duration: float | None = None
+
+    @property
+    def byte_size(self) -> int:
+        return len(self.data) or self.size
 
     @classmethod
     def from_path(cls, path: str, alt_text: str = "") -> Media:
@@ -324,6 +340,10 @@ class Provider:
 
     # --- publishing -----------------------------------------------------------------
 
+    def text_length(self, text: str) -> int:
+        """The length of ``text`` counted the network's way (shown in the composer)."""
+        return len(text)
+
     def validate(self, content: PostContent) -> list[str]:
         """Problems with ``content`` for this network, as sentences for the editor."""
         return validate_against(self.limits, content)
@@ -332,6 +352,14 @@ class Provider:
         raise NotImplementedError
 
     def delete(self, external_id: str) -> None:
+        raise NotImplementedError
+
+    def find_published(self, key: str) -> Published | None:
+        """The post published earlier with ``options["idempotency_key"] == key``, if any.
+
+        Only for networks with ``capabilities.find_by_key``. Used when a worker died during
+        a send: whether the post arrived decides between recording it and sending again.
+        """
         raise NotImplementedError
 
     def reply(self, event: InboundEvent, content: PostContent) -> Published:
@@ -451,15 +479,32 @@ def validate_against(limits: Limits, content: PostContent) -> list[str]:
             )
             continue
         cap = limits.max_image_bytes if is_image else limits.max_video_bytes
-        if cap and len(item.data) > cap:
+        if cap and item.byte_size > cap:
             problems.append(
                 str(_("“%(name)s” is %(size)s; the limit here is %(max)s."))
                 % {
                     "name": item.filename or item.mime_type,
-                    "size": _mb(len(item.data)),
+                    "size": _mb(item.byte_size),
                     "max": _mb(cap),
                 }
             )
+        if not is_image:
+            if limits.max_video_seconds and (item.duration or 0) > limits.max_video_seconds:
+                problems.append(
+                    str(_("“%(name)s” lasts %(n)d seconds; this network takes at most %(max)d."))
+                    % {
+                        "name": item.filename or item.mime_type,
+                        "n": round(item.duration or 0),
+                        "max": limits.max_video_seconds,
+                    }
+                )
+            if limits.video_aspect_ratio and item.width and item.height:
+                low, high = limits.video_aspect_ratio
+                if not low <= item.width / item.height <= high:
+                    problems.append(
+                        str(_("“%(name)s” must be a vertical 9:16 video on this network."))
+                        % {"name": item.filename or item.mime_type}
+                    )
         if limits.alt_text_required and is_image and not item.alt_text.strip():
             problems.append(
                 str(_("Describe “%(name)s” in its alt text: people using screen readers need it."))
@@ -479,6 +524,10 @@ def validate_against(limits: Limits, content: PostContent) -> list[str]:
                 )
     if videos and not limits.video_types:
         problems.append(str(_("This network does not take videos.")))
+    elif len(videos) > limits.max_videos:
+        problems.append(
+            str(_("At most %(max)d videos can go in one post here.")) % {"max": limits.max_videos}
+        )
     return problems
 
 

@@ -145,6 +145,7 @@ class BlueskyProvider(Provider):
         polling=True,
         webhooks=False,
         link_cards=True,
+        find_by_key=True,
     )
     limits = Limits(
         max_text=MAX_GRAPHEMES,
@@ -221,6 +222,9 @@ class BlueskyProvider(Provider):
 
     # --- publishing ---------------------------------------------------------------------
 
+    def text_length(self, text: str) -> int:
+        return grapheme_count(text)
+
     def validate(self, content: PostContent) -> list[str]:
         # The base check counts code points; Bluesky counts graphemes (an emoji with a skin
         # tone is one), so the length is checked here instead, for every part of a thread.
@@ -261,7 +265,10 @@ class BlueskyProvider(Provider):
                 reply = None
                 if refs:
                     reply = {"root": refs[0], "parent": refs[-1]}
-                refs.append(self._create_post(part, reply))
+                # The first part's record key is the caller's idempotency key (a TID), so
+                # a repeated send meets the post it already made instead of a second one.
+                rkey = "" if refs else str(content.options.get("idempotency_key") or "")
+                refs.append(self._create_post(part, reply, rkey=rkey))
         except ProviderError:
             for ref in reversed(refs):
                 with contextlib.suppress(ProviderError):
@@ -324,8 +331,28 @@ class BlueskyProvider(Provider):
         if problems:
             raise ProviderError(" ".join(problems), ErrorKind.PERMANENT)
 
+    def find_published(self, key: str) -> Published | None:
+        uri = f"at://{self._did()}/{POST_COLLECTION}/{key}"
+        try:
+            answer = self._get(
+                "com.atproto.repo.getRecord",
+                models.ComAtprotoRepoGetRecord.Params(
+                    repo=self._did(), collection=POST_COLLECTION, rkey=key
+                ),
+            )
+        except ProviderError as exc:
+            if exc.status == 400 and "RecordNotFound" in str(exc):
+                return None
+            raise
+        return Published(
+            external_id=uri,
+            url=self.post_url(uri),
+            part_ids=(uri,),
+            extra={"cid": str(answer.get("cid") or "")},
+        )
+
     def _create_post(
-        self, part: PostContent, reply: Mapping[str, Mapping[str, str]] | None
+        self, part: PostContent, reply: Mapping[str, Mapping[str, str]] | None, rkey: str = ""
     ) -> dict[str, str]:
         embed: Any = None
         if part.media:
@@ -365,7 +392,7 @@ class BlueskyProvider(Provider):
         answer = self._post(
             "com.atproto.repo.createRecord",
             models.ComAtprotoRepoCreateRecord.Data(
-                repo=self._did(), collection=POST_COLLECTION, record=record
+                repo=self._did(), collection=POST_COLLECTION, record=record, rkey=rkey or None
             ),
         )
         return {

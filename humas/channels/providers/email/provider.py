@@ -274,16 +274,16 @@ class EmailProvider(Provider):
         total = 0
         for item in content.media:
             name = item.filename or item.mime_type
-            total += len(item.data)
+            total += item.byte_size
             if item.mime_type not in ATTACHMENT_TYPES:
                 problems.append(
                     str(_("“%(name)s” cannot be attached: e-mails here take images and PDFs."))
                     % {"name": name}
                 )
-            elif len(item.data) > MAX_ATTACHMENT_BYTES:
+            elif item.byte_size > MAX_ATTACHMENT_BYTES:
                 problems.append(
                     str(_("“%(name)s” is %(size)s; each attachment can be at most %(max)s."))
-                    % {"name": name, "size": _mb(len(item.data)), "max": _mb(MAX_ATTACHMENT_BYTES)}
+                    % {"name": name, "size": _mb(item.byte_size), "max": _mb(MAX_ATTACHMENT_BYTES)}
                 )
         if total > MAX_TOTAL_ATTACHMENT_BYTES:
             problems.append(

@@ -105,6 +105,9 @@ class MastodonProvider(Provider):
         polling=True,
         webhooks=False,
         link_cards=True,  # the server builds a preview card from the first link in the text
+        # Mastodon keeps an Idempotency-Key for an hour and answers a repeat with the
+        # status it already made.
+        idempotent_publish=True,
     )
     #: Mastodon's defaults; each server's own values are read when connecting (see
     #: :meth:`instance_limits`).
@@ -403,6 +406,11 @@ class MastodonProvider(Provider):
             video_types=tuple(t for t in base.video_types if allowed is None or t in allowed),
             max_video_bytes=positive(config.get("video_size_limit"), base.max_video_bytes),
         )
+
+    def text_length(self, text: str) -> int:
+        # Every link counts as a fixed number of characters, however long it is.
+        url_chars = positive(self.config.get("characters_reserved_per_url"), 23)
+        return status_length(text, "", url_chars=url_chars)
 
     def validate(self, content: PostContent) -> list[str]:
         limits = self.instance_limits()
