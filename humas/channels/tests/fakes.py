@@ -56,6 +56,9 @@ class FakeProvider(Provider):
     pages: ClassVar[dict[str, tuple[list[InboundEvent], str]]] = {}
     error: ClassVar[ProviderError | None] = None
     published: ClassVar[list[PostContent]] = []
+    # What the network remembers by idempotency key (for networks that can look posts up or
+    # answer a repeated key with the first post; set ``capabilities`` to say which).
+    by_key: ClassVar[dict[str, Published]] = {}
 
     @classmethod
     def connect(cls, data: Any, **kwargs: Any) -> Connection:
@@ -78,9 +81,18 @@ class FakeProvider(Provider):
 
     def publish(self, content: PostContent) -> Published:
         self._maybe_fail()
+        key = str(content.options.get("idempotency_key") or "")
+        if key and key in type(self).by_key and self.capabilities.idempotent_publish:
+            return type(self).by_key[key]
         type(self).published.append(content)
         n = len(type(self).published)
-        return Published(external_id=f"post-{n}", url=f"https://fake.example/p/{n}")
+        published = Published(external_id=f"post-{n}", url=f"https://fake.example/p/{n}")
+        if key:
+            type(self).by_key[key] = published
+        return published
+
+    def find_published(self, key: str) -> Published | None:
+        return type(self).by_key.get(key)
 
     def reply(self, event: InboundEvent, content: PostContent) -> Published:
         self._maybe_fail()
@@ -118,5 +130,6 @@ def fake_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeProvider]
     FakeProvider.pages = {}
     FakeProvider.error = None
     FakeProvider.published = []
+    FakeProvider.by_key = {}
     yield FakeProvider
     providers.provider_class.cache_clear()
