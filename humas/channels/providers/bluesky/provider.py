@@ -268,7 +268,15 @@ class BlueskyProvider(Provider):
                 # The first part's record key is the caller's idempotency key (a TID), so
                 # a repeated send meets the post it already made instead of a second one.
                 rkey = "" if refs else str(content.options.get("idempotency_key") or "")
-                refs.append(self._create_post(part, reply, rkey=rkey))
+                try:
+                    refs.append(self._create_post(part, reply, rkey=rkey))
+                except ProviderError:
+                    # A record with this key already exists (the PDS answers HTTP 500 to a
+                    # second create): it is the post an earlier attempt made.
+                    earlier = self.find_published(rkey) if rkey else None
+                    if earlier is None or content.thread:
+                        raise
+                    return earlier
         except ProviderError:
             for ref in reversed(refs):
                 with contextlib.suppress(ProviderError):

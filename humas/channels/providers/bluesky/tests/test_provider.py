@@ -744,3 +744,49 @@ def test_the_connect_form_asks_for_an_app_password():
         help_text = str(ConnectForm.base_fields["app_password"].help_text)
     assert "Settings → Privacy and security → App passwords" in help_text
     assert form.fields["app_password"].widget.input_type == "password"
+
+
+KEY = "3lbq7mz3hxs2c"
+
+
+def test_the_idempotency_key_becomes_the_record_key_of_the_first_part(provider, network):
+    create = network.post("/com.atproto.repo.createRecord").respond(json=load("createRecord"))
+    provider.publish(PostContent(text="Info posyandu", options={"idempotency_key": KEY}))
+    assert body(create.calls.last)["rkey"] == KEY
+
+
+def test_a_post_is_found_by_its_key_and_a_missing_one_is_none(provider, network):
+    get = network.get("/com.atproto.repo.getRecord")
+    get.respond(json=load("getRecord"))
+    found = provider.find_published(KEY)
+    assert found is not None
+    assert found.external_id == load("getRecord")["uri"]
+    assert get.calls.last.request.url.params["rkey"] == KEY
+
+    get.respond(status_code=400, json=load("error_record_not_found"))
+    assert provider.find_published(KEY) is None
+
+
+def test_a_second_create_with_a_taken_key_returns_the_first_post_instead_of_failing(
+    provider, network
+):
+    # The reference PDS answers a create on an existing record key with HTTP 500.
+    network.post("/com.atproto.repo.createRecord").respond(
+        status_code=500, json=load("error_internal")
+    )
+    network.get("/com.atproto.repo.getRecord").respond(json=load("getRecord"))
+    published = provider.publish(
+        PostContent(text="Info posyandu", options={"idempotency_key": KEY})
+    )
+    assert published.external_id == load("getRecord")["uri"]
+
+
+def test_a_failed_create_without_an_earlier_post_still_fails(provider, network):
+    network.post("/com.atproto.repo.createRecord").respond(
+        status_code=400, json=load("error_invalid_request")
+    )
+    network.get("/com.atproto.repo.getRecord").respond(
+        status_code=400, json=load("error_record_not_found")
+    )
+    with pytest.raises(ProviderError):
+        provider.publish(PostContent(text="Info posyandu", options={"idempotency_key": KEY}))
