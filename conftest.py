@@ -95,3 +95,7 @@ def as_user(client: Client) -> Callable[[User], Client]:
         return sign_in(client, user, verified=verified)
 
     return _as
+
+
+# The local Bluesky network, one per test session, for every e2e module that asks for it.
+from humas.channels.providers.bluesky.tests.network import bluesky_network  # noqa: E402, F401
