@@ -17,6 +17,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from humas.lib.env import env_bool, env_int, env_list, env_str, persisted_secret
+from humas.lib.storage import storages_from_env
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("HUMAS_DATA_DIR") or BASE_DIR.parent / "var").resolve()
@@ -172,15 +173,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
-}
+# Uploads go to MEDIA_ROOT, or to an S3-compatible bucket when HUMAS_S3_BUCKET is set; either
+# way they are served only through publishing:media_file, never from a public address.
+STORAGES = storages_from_env(debug=DEBUG)
 MEDIA_ROOT = DATA_DIR / "media"
+HUMAS_MAX_IMAGE_BYTES = env_int("HUMAS_MAX_IMAGE_BYTES", 20 * 1024 * 1024)
+HUMAS_MAX_VIDEO_BYTES = env_int("HUMAS_MAX_VIDEO_BYTES", 512 * 1024 * 1024)
 
 # Cookies are Secure whenever the site is served over https; a local http install keeps them
 # plain so that logging in on 127.0.0.1 works.

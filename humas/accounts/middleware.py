@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import resolve, reverse
 from django.urls.exceptions import Resolver404
-from django.utils import translation
+from django.utils import timezone, translation
 
 from humas.accounts.models import Membership
 from humas.accounts.twofactor import has_confirmed_device
@@ -42,7 +43,12 @@ class OrganisationMiddleware:
             if membership is None:
                 membership = memberships.order_by("created_at", "pk").first()
             request.membership = membership  # type: ignore[attr-defined]
-        return self.get_response(request)
+        if request.membership is None:
+            return self.get_response(request)
+        # Every time on the page is in the organisation's zone (WIB, WITA or WIT), whatever
+        # the server's zone or the reader's: a post "at 08.00" means 08.00 in that region.
+        with timezone.override(ZoneInfo(request.membership.organisation.time_zone)):
+            return self.get_response(request)
 
 
 class LanguageMiddleware:

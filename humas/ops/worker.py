@@ -15,6 +15,7 @@ stops every other piece of background work with it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -350,7 +351,7 @@ class WorkerLoop:
         if self.once:
             # No drain threads in a single run (cron): one round of each, here.
             for drain in DRAINS.values():
-                self._guard(drain.name, lambda drain=drain: drain.func(self.worker_id))
+                self._guard(drain.name, functools.partial(drain.func, self.worker_id))
         tasks_busy = False
         if not self.stopping:
             tasks_busy = bool(self._guard("tasks", self.run_tasks))

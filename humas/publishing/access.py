@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
+
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
@@ -18,7 +20,7 @@ from humas.publishing.models import (
 )
 
 
-def _org_rows(request: HttpRequest, model: type, perm: str) -> QuerySet:
+def _org_rows(request: HttpRequest, model: type[Model], perm: str) -> QuerySet[Any]:
     membership = require(request, perm)
     return model._default_manager.filter(organisation=membership.organisation)
 
@@ -38,6 +40,10 @@ def get_post_to_approve(request: HttpRequest, post_id: int) -> Post:
     post = get_object_or_404(posts_for(request), pk=post_id)
     require(request, "content.approve")
     return post
+
+
+def deliveries_for(request: HttpRequest) -> QuerySet[Delivery]:
+    return _org_rows(request, Delivery, "content.view").select_related("post", "channel")
 
 
 def get_delivery_for(request: HttpRequest, delivery_id: int) -> Delivery:

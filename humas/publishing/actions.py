@@ -597,7 +597,7 @@ def finish_post_if_done(post: Post) -> None:
     if not statuses or statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
         return
     status = PostStatus.PUBLISHED if statuses == {DeliveryStatus.PUBLISHED} else PostStatus.FAILED
-    fields = {"status": status}
+    fields: dict[str, Any] = {"status": status}
     if status == PostStatus.PUBLISHED and post.published_at is None:
         fields["published_at"] = timezone.now()
     Post.objects.filter(pk=post.pk).update(**fields)

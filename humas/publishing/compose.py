@@ -64,7 +64,7 @@ def media_for(asset: MediaAsset, *, with_data: bool) -> Media:
         data=data,
         mime_type=asset.mime_type,
         alt_text=asset.alt_text,
-        filename=asset.original_name or asset.file.name.rsplit("/", 1)[-1],
+        filename=asset.original_name or str(asset.file.name).rsplit("/", 1)[-1],
         width=asset.width,
         height=asset.height,
         size=asset.size,

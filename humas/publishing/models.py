@@ -152,7 +152,7 @@ class MediaAsset(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return self.original_name or self.file.name
+        return self.original_name or str(self.file.name)
 
     @property
     def aspect_ratio(self) -> float | None:

@@ -1,5 +1,7 @@
 """Every view, every role, and no organisation ever seeing another's data."""
 
+from datetime import date
+
 import pytest
 from django.urls import get_resolver, reverse
 
@@ -35,6 +37,9 @@ OWN_ACCOUNT = {
     "accounts:notifications",
 }
 # Pages without an object: the permission each needs, URL arguments, status when allowed.
+# POST_ONLY pages are tried with an empty POST: refused (403) without the right, and
+# answered in any other way (a form error, a redirect) with it.
+POST_ONLY = "post only"
 PAGES = {
     "accounts:unit_list": ("units.view", {}, 200),
     "accounts:unit_create": ("units.manage", {}, 200),
@@ -46,6 +51,25 @@ PAGES = {
     "channels:connect": ("channels.manage", {"network": "fake"}, 200),
     # Without an OAuth attempt in the session it explains and sends back to the list.
     "channels:oauth_callback": ("channels.manage", {}, 302),
+    "publishing:post_list": ("content.view", {}, 200),
+    "publishing:queue": ("content.view", {}, 200),
+    "publishing:post_new": ("content.write", {}, 200),
+    "publishing:compose_check": ("content.write", {}, POST_ONLY),
+    "publishing:pillar_list": ("content.view", {}, 200),
+    "publishing:pillar_new": ("content.write", {}, 200),
+    "publishing:campaign_list": ("content.view", {}, 200),
+    "publishing:campaign_new": ("content.write", {}, 200),
+    "publishing:brand_kit": ("content.view", {}, 200),
+    "publishing:snippet_new": ("content.write", {}, 200),
+    "publishing:board": ("content.view", {}, 200),
+    "publishing:card_new": ("content.write", {}, 200),
+    "publishing:calendar": ("content.view", {}, 200),
+    "publishing:calendar_move": ("content.write", {}, POST_ONLY),
+    "publishing:calendar_export": ("content.view", {}, 200),
+    "publishing:media_list": ("content.view", {}, 200),
+    "publishing:media_upload": ("content.write", {}, POST_ONLY),
+    "publishing:bulk_import": ("content.write", {}, 200),
+    "publishing:bulk_template": ("content.view", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -57,7 +81,32 @@ OBJECT_PAGES = {
     "channels:detail": ("channel", "get"),
     "channels:test": ("channel", "post"),
     "channels:disconnect": ("channel", "post"),
+    "publishing:post": ("post", "get"),
+    "publishing:post_edit": ("post", "get"),
+    "publishing:post_deliveries": ("post", "get"),
+    "publishing:post_submit": ("post", "post"),
+    "publishing:post_decide": ("post", "post"),
+    "publishing:post_schedule": ("post", "post"),
+    "publishing:post_publish_now": ("post", "post"),
+    "publishing:post_cancel": ("post", "post"),
+    "publishing:post_delete_remote": ("post", "get"),
+    "publishing:delivery_retry": ("delivery", "post"),
+    "publishing:delivery_confirm": ("delivery", "post"),
+    "publishing:pillar_edit": ("pillar", "get"),
+    "publishing:campaign_edit": ("campaign", "get"),
+    "publishing:snippet_edit": ("snippet", "get"),
+    "publishing:snippet_delete": ("snippet", "post"),
+    "publishing:card": ("card", "get"),
+    "publishing:card_comment": ("card", "post"),
+    "publishing:card_move": ("card", "post"),
+    "publishing:card_to_post": ("card", "post"),
+    "publishing:media_detail": ("media", "get"),
+    "publishing:media_edit": ("media", "post"),
+    "publishing:media_delete": ("media", "post"),
 }
+# Object pages whose URL takes more than the object's id.
+EXTRA_ARGS = {"publishing:media_file": ["asli"]}
+OBJECT_PAGES["publishing:media_file"] = ("media", "get")
 
 
 def _all_url_names():
@@ -109,6 +158,11 @@ def test_each_role_reaches_exactly_the_pages_the_matrix_gives_it(client, org, un
     sign_in(client, person)
     perm, kwargs, ok_status = PAGES[url_name]
     allowed = role in PERMISSIONS[perm][0]
+    if ok_status == POST_ONLY:
+        assert client.get(reverse(url_name, kwargs=kwargs)).status_code == 405
+        response = client.post(reverse(url_name, kwargs=kwargs))
+        assert (response.status_code == 403) == (not allowed)
+        return
     response = client.get(reverse(url_name, kwargs=kwargs))
     assert response.status_code == (ok_status if allowed else 403)
 
@@ -120,11 +174,50 @@ def org_a_objects(org, unit, admin, editor):
     invitation, _ = actions.invite_member(
         org, email="calon@satu.go.id", role=Role.EDITOR, by=Actor.system()
     )
+    channel = connect_channel(org, "fake", {"token": "t"}, by=Actor.system())
     return {
-        "channel": connect_channel(org, "fake", {"token": "t"}, by=Actor.system()),
+        "channel": channel,
         "unit": unit,
         "membership": Membership.objects.get(user=editor, organisation=org),
         "invitation": invitation,
+        **publishing_objects(org, editor, channel),
+    }
+
+
+def publishing_objects(org, editor, channel):
+    from django.core.files.base import ContentFile
+
+    from humas.publishing import actions as publishing
+    from humas.publishing.models import Delivery, MediaAsset
+    from humas.publishing.testing import make_post
+
+    by = Actor(user=editor)
+    post = make_post(org, editor, [channel])
+    asset = MediaAsset(
+        organisation=org, kind="image", mime_type="image/png", size=3, sha256="0" * 64
+    )
+    asset.file.save("a.png", ContentFile(b"png"), save=False)
+    asset.save()
+    return {
+        "post": post,
+        "delivery": Delivery.objects.create(
+            organisation=org,
+            post=post,
+            variant=post.variants.get(),
+            channel=channel,
+            post_version=post.version,
+            due_at=post.created_at,
+            status="failed",
+        ),
+        "pillar": publishing.save_pillar(org, by=by, name="Layanan publik"),
+        "campaign": publishing.save_campaign(
+            org, by=by, name="Imunisasi", starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 31)
+        ),
+        "snippet": publishing.save_snippet(
+            org, by=by, kind="hashtags", name="Umum", text="#PemkotSatu"
+        ),
+        "card": publishing.save_card(org, by=by, title="Video posyandu"),
+        "media": asset,
     }
 
 
@@ -135,7 +228,9 @@ def test_an_admin_of_another_organisation_gets_404_for_every_object(
     kind, method = OBJECT_PAGES[url_name]
     target = org_a_objects[kind]
     sign_in(client, other_admin)
-    response = getattr(client, method)(reverse(url_name, args=[target.pk]))
+    response = getattr(client, method)(
+        reverse(url_name, args=[target.pk, *EXTRA_ARGS.get(url_name, [])])
+    )
     assert response.status_code == 404
     # and nothing changed
     assert type(target).objects.filter(pk=target.pk).exists()
@@ -155,6 +250,29 @@ ANALYST_GETS = {
     "channels:detail": 200,
     "channels:test": 403,
     "channels:disconnect": 403,
+    "publishing:post": 200,
+    "publishing:post_edit": 403,
+    "publishing:post_deliveries": 200,
+    "publishing:post_submit": 403,
+    "publishing:post_decide": 403,
+    "publishing:post_schedule": 403,
+    "publishing:post_publish_now": 403,
+    "publishing:post_cancel": 403,
+    "publishing:post_delete_remote": 403,
+    "publishing:delivery_retry": 403,
+    "publishing:delivery_confirm": 403,
+    "publishing:pillar_edit": 403,
+    "publishing:campaign_edit": 403,
+    "publishing:snippet_edit": 403,
+    "publishing:snippet_delete": 403,
+    "publishing:card": 200,
+    "publishing:card_comment": 403,
+    "publishing:card_move": 403,
+    "publishing:card_to_post": 403,
+    "publishing:media_detail": 200,
+    "publishing:media_edit": 403,
+    "publishing:media_delete": 403,
+    "publishing:media_file": 200,
 }
 
 
@@ -168,7 +286,9 @@ def test_a_read_only_member_cannot_change_their_own_organisations_objects(
 ):
     kind, method = OBJECT_PAGES[url_name]
     sign_in(client, analyst)
-    response = getattr(client, method)(reverse(url_name, args=[org_a_objects[kind].pk]))
+    response = getattr(client, method)(
+        reverse(url_name, args=[org_a_objects[kind].pk, *EXTRA_ARGS.get(url_name, [])])
+    )
     assert response.status_code == ANALYST_GETS[url_name]
 
 
@@ -176,7 +296,9 @@ def test_a_read_only_member_cannot_change_their_own_organisations_objects(
 def test_the_admin_of_the_organisation_reaches_every_object(client, org_a_objects, admin, url_name):
     kind, method = OBJECT_PAGES[url_name]
     sign_in(client, admin)
-    response = getattr(client, method)(reverse(url_name, args=[org_a_objects[kind].pk]))
+    response = getattr(client, method)(
+        reverse(url_name, args=[org_a_objects[kind].pk, *EXTRA_ARGS.get(url_name, [])])
+    )
     assert response.status_code in (200, 302)
 
 

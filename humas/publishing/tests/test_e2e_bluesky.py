@@ -12,12 +12,19 @@ from django.utils import timezone
 
 from humas.accounts.audit import Actor
 from humas.channels.actions import connect_channel
+from humas.channels.models import ChannelPost
 from humas.channels.providers.bluesky.tests.images import png
 from humas.channels.providers.bluesky.tests.network import Person, wait_for
 from humas.lib.leases import claim
 from humas.publishing import delivery
 from humas.publishing.models import Delivery, DeliveryStatus, MediaAsset, MediaKind, PostStatus
 from humas.publishing.testing import make_post
+
+
+def _recorded(d: Delivery) -> ChannelPost:
+    assert d.channel_post is not None, d.last_error
+    return d.channel_post
+
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
@@ -74,9 +81,9 @@ def test_an_approved_post_with_an_image_goes_out_at_its_time_with_its_alt_text(
 
     d = Delivery.objects.get(post=post)
     assert d.status == DeliveryStatus.PUBLISHED, d.last_error
-    assert d.channel_post.external_id.endswith(f"/app.bsky.feed.post/{d.key}")
+    assert _recorded(d).external_id.endswith(f"/app.bsky.feed.post/{d.key}")
     view = wait_for(
-        "the delivered post in the AppView", lambda: agency.post_view(d.channel_post.external_id)
+        "the delivered post in the AppView", lambda: agency.post_view(_recorded(d).external_id)
     )
     assert view.record.text == post.text
     assert [image.alt for image in view.embed.images] == ["Peta lokasi posyandu di balai RW 05"]
@@ -103,4 +110,4 @@ def test_a_worker_that_died_after_bluesky_took_the_post_does_not_post_it_twice(
     assert (d.status, d.attempts) == (DeliveryStatus.PUBLISHED, 2)
     same_text = [r for r in _records(agency) if r.value.text == text]
     assert len(same_text) == 1
-    assert same_text[0].uri == d.channel_post.external_id
+    assert same_text[0].uri == _recorded(d).external_id

@@ -452,6 +452,7 @@ class TelegramProvider(Provider):
         max_image_bytes=MAX_PHOTO_BYTES,
         video_types=("video/mp4",),
         max_video_bytes=MAX_VIDEO_BYTES,
+        max_videos=MAX_ALBUM,  # an album mixes photos and videos, ten items in all
     )
     connect_form: ClassVar[type[forms.Form] | None] = TelegramConnectForm
     # Telegram asks bots to stay around one message a second per chat; bursts of a few (a
