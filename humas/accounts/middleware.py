@@ -31,23 +31,23 @@ class OrganisationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        membership: Membership | None = None
         request.membership = None  # type: ignore[attr-defined]
         if request.user.is_authenticated:
             memberships = Membership.objects.filter(
                 user=request.user, is_active=True
             ).select_related("organisation", "unit")
             chosen = request.session.get(SESSION_ORG_KEY)
-            membership = None
             if chosen is not None:
                 membership = memberships.filter(organisation_id=chosen).first()
             if membership is None:
                 membership = memberships.order_by("created_at", "pk").first()
             request.membership = membership  # type: ignore[attr-defined]
-        if request.membership is None:
+        if membership is None:
             return self.get_response(request)
         # Every time on the page is in the organisation's zone (WIB, WITA or WIT), whatever
         # the server's zone or the reader's: a post "at 08.00" means 08.00 in that region.
-        with timezone.override(ZoneInfo(request.membership.organisation.time_zone)):
+        with timezone.override(ZoneInfo(membership.organisation.time_zone)):
             return self.get_response(request)
 
 

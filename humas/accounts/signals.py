@@ -6,12 +6,16 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from humas.accounts.actions import record_lockout, record_sign_in
 from humas.accounts.audit import client_ip
 from humas.accounts.models import Membership, Organisation, User
+
+#: Sent by ``humas seeddemo`` (organisation=, by=) after the demo organisation and its people
+#: exist, so that later apps can add demo content without accounts importing them.
+demo_seeded = Signal()
 
 
 def _organisation(request: HttpRequest | None, user: User) -> Organisation | None:

@@ -6,3 +6,6 @@ class PublishingConfig(AppConfig):
     name = "humas.publishing"
     label = "publishing"
     verbose_name = _("Publishing")
+
+    def ready(self) -> None:
+        from humas.publishing import signals  # noqa: F401  (connects the demo content)

@@ -9,6 +9,7 @@ from humas.accounts import actions
 from humas.accounts.audit import Actor
 from humas.accounts.models import Membership, Organisation, Unit, User
 from humas.accounts.roles import Role
+from humas.accounts.signals import demo_seeded
 
 DEMO_SLUG = "kota-contoh"
 DEMO_PASSWORD = "Contoh-Humas-2026"  # noqa: S105 — printed on purpose: demo logins only
@@ -65,6 +66,8 @@ class Command(BaseCommand):
                 actions.add_member(
                     org, user, role=role, unit=units[unit_code] if unit_code else None, by=by
                 )
+        # Apps to the right of accounts (publishing…) add their own demo content.
+        demo_seeded.send(sender=type(self), organisation=org, by=by)
         if options["quiet"]:
             return
         state = (
