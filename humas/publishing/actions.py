@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Q
@@ -68,23 +68,33 @@ def _notify(
 # --- planning -----------------------------------------------------------------------------
 
 
+M = TypeVar("M", Pillar, Campaign, BrandSnippet)
+
+
+def _save_row(
+    org: Organisation, row: M, created: bool, fields: dict[str, Any], *, by: Actor, what: str
+) -> M:
+    """Create or change a planning row (pillar, campaign, brand kit item): one audit entry."""
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save()
+        record(
+            f"publishing.{what}.{'created' if created else 'updated'}",
+            actor=by,
+            organisation=org,
+            target=row,
+            payload={k: v if isinstance(v, str | int) else str(v) for k, v in fields.items()},
+        )
+    return row
+
+
 def save_pillar(
     org: Organisation, *, by: Actor, pillar: Pillar | None = None, **fields: Any
 ) -> Pillar:
-    with transaction.atomic():
-        created = pillar is None
-        pillar = pillar or Pillar(organisation=org)
-        for name, value in fields.items():
-            setattr(pillar, name, value)
-        pillar.save()
-        record(
-            "publishing.pillar.created" if created else "publishing.pillar.updated",
-            actor=by,
-            organisation=org,
-            target=pillar,
-            payload={k: str(v) for k, v in fields.items()},
-        )
-    return pillar
+    return _save_row(
+        org, pillar or Pillar(organisation=org), pillar is None, fields, by=by, what="pillar"
+    )
 
 
 def pillar_mix(org: Organisation, since: date, until: date) -> list[dict[str, Any]]:
@@ -119,50 +129,29 @@ def save_campaign(
         and fields["ends_on"] < fields["starts_on"]
     ):
         raise ActionError(_("A campaign cannot end before it starts."))
-    with transaction.atomic():
-        created = campaign is None
-        campaign = campaign or Campaign(organisation=org)
-        for name, value in fields.items():
-            setattr(campaign, name, value)
-        if not campaign.slug:
-            base = slugify(campaign.name)[:50] or "kampanye"
-            slug, n = base, 1
-            while (
-                Campaign.objects.filter(organisation=org, slug=slug)
-                .exclude(pk=campaign.pk)
-                .exists()
-            ):
-                n += 1
-                slug = f"{base}-{n}"
-            campaign.slug = slug
-        campaign.save()
-        record(
-            "publishing.campaign.created" if created else "publishing.campaign.updated",
-            actor=by,
-            organisation=org,
-            target=campaign,
-            payload={k: str(v) for k, v in fields.items()},
-        )
-    return campaign
+    campaign = campaign or Campaign(organisation=org)
+    created = campaign.pk is None
+    if not campaign.slug and not fields.get("slug"):
+        base = slugify(fields.get("name") or campaign.name)[:50] or "kampanye"
+        slug, n = base, 1
+        while Campaign.objects.filter(organisation=org, slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        fields["slug"] = slug
+    return _save_row(org, campaign, created, fields, by=by, what="campaign")
 
 
 def save_snippet(
     org: Organisation, *, by: Actor, snippet: BrandSnippet | None = None, **fields: Any
 ) -> BrandSnippet:
-    with transaction.atomic():
-        created = snippet is None
-        snippet = snippet or BrandSnippet(organisation=org)
-        for name, value in fields.items():
-            setattr(snippet, name, value)
-        snippet.save()
-        record(
-            "publishing.brand_kit.created" if created else "publishing.brand_kit.updated",
-            actor=by,
-            organisation=org,
-            target=snippet,
-            payload={"kind": snippet.kind, "name": snippet.name},
-        )
-    return snippet
+    return _save_row(
+        org,
+        snippet or BrandSnippet(organisation=org),
+        snippet is None,
+        fields,
+        by=by,
+        what="brand_kit",
+    )
 
 
 def delete_snippet(snippet: BrandSnippet, *, by: Actor) -> None:
@@ -180,19 +169,8 @@ def delete_snippet(snippet: BrandSnippet, *, by: Actor) -> None:
 # --- writing ------------------------------------------------------------------------------
 
 
-def _variant_drafts(post: Post) -> list[Draft]:
-    return [
-        Draft(
-            channel=v.channel,
-            text=v.text,
-            thread=v.thread,
-            content_warning=v.content_warning,
-            first_comment=v.first_comment,
-            with_media=v.with_media,
-            options=v.options,
-        )
-        for v in post.variants.select_related("channel")
-    ]
+def variant_drafts(post: Post) -> list[Draft]:
+    return [Draft.of(v) for v in post.variants.select_related("channel")]
 
 
 def post_assets(post: Post) -> list[MediaAsset]:
@@ -201,7 +179,7 @@ def post_assets(post: Post) -> list[MediaAsset]:
 
 def problems_of(post: Post) -> dict[int, list[str]]:
     """Per channel id, what blocks publishing this post (empty lists when all is well)."""
-    checks = check_all(_variant_drafts(post), post_assets(post), link=post.link)
+    checks = check_all(variant_drafts(post), post_assets(post), link=post.link)
     return {channel_id: check.problems for channel_id, check in checks.items()}
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from humas.channels.models import ChannelAccount
 from humas.channels.providers import provider_class
 from humas.channels.providers.base import Media, PostContent, Provider
-from humas.publishing.models import Campaign, MediaAsset, MediaKind
+from humas.publishing.models import Campaign, MediaAsset, MediaKind, Variant
 
 
 @dataclass
@@ -46,6 +46,19 @@ class Draft:
     first_comment: str = ""
     with_media: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, variant: Variant) -> Draft:
+        """The saved variant as the composer and the worker see it."""
+        return cls(
+            channel=variant.channel,
+            text=variant.text,
+            thread=variant.thread,
+            content_warning=variant.content_warning,
+            first_comment=variant.first_comment,
+            with_media=variant.with_media,
+            options=variant.options,
+        )
 
 
 def provider_for_limits(channel: ChannelAccount) -> Provider:

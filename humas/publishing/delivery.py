@@ -124,15 +124,7 @@ def _start(delivery: Delivery, worker_id: str) -> tuple[Post, bool] | None:
 def _content(delivery: Delivery, post: Post) -> PostContent:
     variant = delivery.variant
     assets = [pm.asset for pm in post.attachments.select_related("asset")]
-    draft = Draft(
-        channel=delivery.channel,
-        text=variant.text,
-        thread=variant.thread,
-        content_warning=variant.content_warning,
-        first_comment=variant.first_comment,
-        with_media=variant.with_media,
-        options=variant.options,
-    )
+    draft = Draft.of(variant)
     return content_for(
         draft,
         media=[media_for(a, with_data=True) for a in assets] if variant.with_media else [],

@@ -171,18 +171,7 @@ def _checks(
 
 def _saved_checks(post: Post) -> list[tuple[Draft, Check, list[MediaAsset]]]:
     """The check of the post as saved, shown when the composer opens."""
-    drafts = [
-        Draft(
-            channel=v.channel,
-            text=v.text,
-            thread=v.thread,
-            content_warning=v.content_warning,
-            first_comment=v.first_comment,
-            with_media=v.with_media,
-            options=v.options,
-        )
-        for v in post.variants.select_related("channel")
-    ]
+    drafts = actions.variant_drafts(post)
     assets = actions.post_assets(post)
     found = check_all(drafts, assets, link=post.link)
     return [(d, found[d.channel.pk], assets if d.with_media else []) for d in drafts]

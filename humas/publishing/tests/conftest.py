@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import translation
 
 from humas.accounts.models import Organisation, User
 from humas.accounts.roles import Role
@@ -12,6 +16,15 @@ from humas.accounts.testing import make_member
 from humas.channels.models import ChannelAccount
 from humas.channels.tests.fakes import fake_network  # noqa: F401  (fixture)
 from humas.publishing.testing import make_channel
+
+
+@pytest.fixture(autouse=True)
+def _english(client: Client) -> Iterator[None]:
+    """Pages and messages in English, so tests match the source strings (the Indonesian
+    catalogue has its own test)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
