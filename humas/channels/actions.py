@@ -250,7 +250,14 @@ def _record_post(
     by: Actor,
     action: str,
     in_reply_to: InboundEvent | None = None,
+    also: Callable[[ChannelPost], None] | None = None,
 ) -> ChannelPost:
+    """Store what was published and its audit entry, in one transaction.
+
+    ``also(post)`` runs in the same transaction before the audit entry: the entry locks the
+    audit chain's head until commit, so everything else is done first to keep that lock short
+    (every publishing thread of every worker waits on it).
+    """
     with transaction.atomic():
         (post,) = ChannelPost.objects.bulk_create(
             [
@@ -267,6 +274,8 @@ def _record_post(
                 )
             ]
         )
+        if also is not None:
+            also(post)
         record(
             action,
             actor=by,

@@ -38,7 +38,7 @@ from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
 from humas.accounts.models import Notification
 from humas.channels.actions import _record_post, _send
-from humas.channels.models import ChannelStatus
+from humas.channels.models import ChannelPost, ChannelStatus
 from humas.channels.providers.base import ErrorKind, PostContent, Provider, ProviderError, Published
 from humas.lib.leases import claim, release
 from humas.ops.jobs import register_drain
@@ -180,14 +180,8 @@ def deliver(delivery: Delivery, worker_id: str, provider: Provider | None = None
         return
     if delivery.variant.first_comment and provider.capabilities.threads:
         _first_comment(provider, published, delivery.variant.first_comment)
-    with transaction.atomic():
-        channel_post = _record_post(
-            channel,
-            content,
-            published,
-            by=SENDER,
-            action="publishing.delivery.published",
-        )
+
+    def settle(channel_post: ChannelPost) -> None:
         if not release(
             delivery,
             worker_id,
@@ -197,8 +191,17 @@ def deliver(delivery: Delivery, worker_id: str, provider: Provider | None = None
             last_error="",
             last_error_kind="",
         ):
-            raise _LostLease
+            raise _LostLease  # rolls back the ChannelPost too: the new holder records it
         finish_post_if_done(post)
+
+    _record_post(
+        channel,
+        content,
+        published,
+        by=SENDER,
+        action="publishing.delivery.published",
+        also=settle,
+    )
 
 
 def _first_comment(provider: Provider, published: Published, text: str) -> None:

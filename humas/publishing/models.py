@@ -331,7 +331,15 @@ class Delivery(Leased):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         ordering = ["due_at", "pk"]
-        indexes = [models.Index(fields=["status", "due_at"], name="delivery_due")]
+        indexes = [
+            # What the claim reads: only deliveries still to send, oldest first. Published
+            # ones (nearly all rows, in time) are not in it.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(status__in=["pending", "sending"]),
+                name="delivery_to_send",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.post} → {self.channel}"

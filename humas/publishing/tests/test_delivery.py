@@ -368,6 +368,9 @@ def test_scheduling_is_exact_in_every_indonesian_zone_whatever_the_server_zone(
         assert d.due_at == local
 
 
+# The worker closes and reopens connections between steps, which only works outside the
+# transaction an ordinary database test is wrapped in.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_the_delivery_drain_in_a_single_round(
     org, editor, approver, channel, fake_network
 ):
