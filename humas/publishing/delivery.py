@@ -29,7 +29,7 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -81,6 +81,15 @@ def deliver_due(worker_id: str, limit: int = PER_ROUND) -> int:
             deliver(delivery, worker_id)
         except _LostLease:
             logger.warning("delivery %s: lease lost to another worker", delivery.pk)
+        except DatabaseError:
+            raise  # the connection is gone: the drain thread reconnects; leases bring rows back
+        except Exception:
+            # A bug or an unforeseen answer: the rest of the round still goes out, and this
+            # one is tried again later (an attempt that reached the network is then treated
+            # as unsure, see the module docstring).
+            logger.exception("delivery %s failed unexpectedly", delivery.pk)
+            wait = timedelta(seconds=_backoff(max(1, delivery.attempts)))
+            release(delivery, worker_id, due_at=timezone.now() + wait)
         handled += 1
     return handled
 
@@ -111,6 +120,23 @@ def _start(delivery: Delivery, worker_id: str) -> tuple[Post, bool] | None:
             )
             return None
         unsure = fresh.status == DeliveryStatus.SENDING
+        if unsure and fresh.attempts >= MAX_ATTEMPTS:
+            # Every attempt so far ended without an outcome (the worker died or failed while
+            # recording): stop trying and let a person look.
+            release(
+                fresh,
+                worker_id,
+                status=DeliveryStatus.UNCERTAIN,
+                last_error=_(
+                    "humas tried %(n)d times without being able to record the outcome. Look at "
+                    "the channel: if the post is there, mark it as published; if not, send it "
+                    "again."
+                )
+                % {"n": fresh.attempts},
+                last_error_kind="uncertain",
+            )
+            finish_post_if_done(post)
+            return None
         fresh.status = DeliveryStatus.SENDING
         fresh.attempts += 1
         fresh.save(update_fields=["status", "attempts"])

@@ -503,3 +503,40 @@ def test_a_database_restart_after_the_network_took_the_post_loses_nothing_and_re
     d = Delivery.objects.get(post=post)
     assert (d.status, d.attempts) == (DeliveryStatus.PUBLISHED, 2)
     assert ChannelPost.objects.count() == 1
+
+
+def test_an_unexpected_failure_on_one_delivery_does_not_hold_back_the_rest_of_the_round(
+    org, editor, approver, channel, fake_network, monkeypatch
+):
+    first = _scheduled(org, editor, approver, [channel], when=NOW() - timedelta(minutes=1))
+    second = _scheduled(org, editor, approver, [channel])
+    real_publish = fake_network.publish
+
+    def publish(self, content):
+        if content.text == first.text and not getattr(publish, "failed", False):
+            publish.failed = True  # type: ignore[attr-defined]
+            raise RuntimeError("a bug")
+        return real_publish(self, content)
+
+    monkeypatch.setattr(fake_network, "publish", publish)
+    assert delivery.deliver_due("w1") == 2
+
+    assert Delivery.objects.get(post=second).status == DeliveryStatus.PUBLISHED
+    retried = Delivery.objects.get(post=first)
+    assert retried.status == DeliveryStatus.SENDING  # unsure: the next attempt looks first
+    assert retried.claimed_by == ""
+    assert retried.due_at > NOW()
+
+
+def test_a_delivery_that_never_gets_an_outcome_stops_after_the_last_attempt_and_asks_a_person(
+    org, editor, approver, channel, fake_network
+):
+    post = _scheduled(org, editor, approver, [channel])
+    Delivery.objects.update(status=DeliveryStatus.SENDING, attempts=delivery.MAX_ATTEMPTS)
+
+    delivery.deliver_due("w1")
+
+    d = Delivery.objects.get(post=post)
+    assert d.status == DeliveryStatus.UNCERTAIN
+    assert "tried 6 times" in d.last_error
+    assert fake_network.published == []
