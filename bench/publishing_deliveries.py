@@ -28,8 +28,8 @@ query picks a plan that takes seconds per claim.
 
 ``--profile`` runs the workers with wall-clock timers around each step of a delivery and
 prints where the time went. ``--experiment`` measures a proposal without changing humas:
-``no-audit`` skips the delivery's audit entry, ``partial-index`` adds an index on claimable
-deliveries. Neither is humas's behaviour; the figures in docs/benchmarks.md say which is which.
+``no-audit`` skips the delivery's audit entry. That is not humas's behaviour; the figures in
+docs/benchmarks.md say which is which.
 
 Lateness is ``published_at - due_at`` per delivery (``published_at`` is written when the
 outcome is recorded, after the network answered). The exit status is non-zero when any
@@ -544,12 +544,6 @@ class Bench:
             # Right after a bulk insert they are missing until autovacuum's next round, and
             # the claim query then loops over every channel (seconds per claim).
             cursor.execute("ANALYZE publishing_delivery, channels_channelaccount")
-            if self.args.experiment == "partial-index":
-                # Not in humas: an index that hands claim() the oldest claimable rows in order.
-                cursor.execute(
-                    "CREATE INDEX IF NOT EXISTS bench_delivery_claimable ON publishing_delivery "
-                    "(due_at, id) WHERE status IN ('pending', 'sending')"
-                )
         due = timezone.now() + timedelta(seconds=self.args.lead)
         deliveries.update(due_at=due)
         Post.objects.filter(pk__in=post_ids).update(scheduled_at=due)
@@ -742,10 +736,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--experiment",
-        choices=["", "no-audit", "partial-index"],
+        choices=["", "no-audit"],
         default="",
         help="not humas's behaviour, to measure a proposal: no-audit (implies --profile) skips "
-        "the delivery's audit entry; partial-index adds an index on claimable deliveries",
+        "the delivery's audit entry",
     )
     parser.add_argument("--serve-fake-mastodon", metavar="PORT_FILE", help=argparse.SUPPRESS)
     parser.add_argument("--profiled-worker", metavar="STATS_FILE", help=argparse.SUPPRESS)

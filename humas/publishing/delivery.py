@@ -75,8 +75,15 @@ def deliver_due(worker_id: str, limit: int = PER_ROUND) -> int:
         status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING),
         channel__status=ChannelStatus.ACTIVE,
     )
+    claimed = [
+        d.pk for d in claim(due, worker_id=worker_id, lease=LEASE, limit=limit, due_field="due_at")
+    ]
+    # One read for what each send needs (its channel and organisation, its variant), instead of
+    # a handful of lazy loads per delivery: at thousands a minute the ORM's time is the cost.
+    rows = Delivery.objects.select_related("channel__organisation", "variant").in_bulk(claimed)
     handled = 0
-    for delivery in claim(due, worker_id=worker_id, lease=LEASE, limit=limit, due_field="due_at"):
+    for delivery in (rows[pk] for pk in claimed if pk in rows):
+        delivery.variant.channel = delivery.channel
         try:
             deliver(delivery, worker_id)
         except _LostLease:
