@@ -54,6 +54,12 @@ def _locked(post: Post) -> Post:
     return post
 
 
+def _refuse_while_sending(post: Post) -> None:
+    """Called with the post row locked: a worker marks SENDING under the same lock."""
+    if post.deliveries.filter(status=DeliveryStatus.SENDING).exists():
+        raise ActionError(_("This post is being sent right now; try again in a moment."))
+
+
 def _notify(
     users: Iterable[User | None], org: Organisation, kind: str, title: str, url: str
 ) -> None:
@@ -228,8 +234,7 @@ def save_post(
                 raise ActionError(
                     _("This post is being published or was published; it can no longer be edited.")
                 )
-            if post.deliveries.filter(status=DeliveryStatus.SENDING).exists():
-                raise ActionError(_("This post is being sent right now; try again in a moment."))
+            _refuse_while_sending(post)
             post.version += 1
         was = post.status
         post.title = title
@@ -459,8 +464,7 @@ def schedule_post(post: Post, *, by: Actor, when: datetime | None) -> Post:
                 _("Only an approved post can be scheduled; send it for approval first.")
             )
         _require_publishable(post)
-        if post.deliveries.filter(status=DeliveryStatus.SENDING).exists():
-            raise ActionError(_("This post is being sent right now; try again in a moment."))
+        _refuse_while_sending(post)
         was = post.scheduled_at
         post.scheduled_at = when
         post.status = PostStatus.SCHEDULED
@@ -486,8 +490,7 @@ def cancel_post(post: Post, *, by: Actor) -> Post:
     """Stop what has not gone out yet; what was already published stays."""
     with transaction.atomic():
         _locked(post)
-        if post.deliveries.filter(status=DeliveryStatus.SENDING).exists():
-            raise ActionError(_("This post is being sent right now; try again in a moment."))
+        _refuse_while_sending(post)
         cancelled = Delivery.objects.filter(post=post, status__in=OPEN_DELIVERIES).update(
             status=DeliveryStatus.CANCELLED, claimed_by="", claimed_until=None
         )
