@@ -7,6 +7,7 @@ Views and commands call these; they never save these models themselves.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -381,36 +382,50 @@ def record_password_change(
     )
 
 
-def notify_admins(
-    org: Organisation, *, kind: str, title: str, body: str = "", url: str = ""
+def notify(
+    org: Organisation,
+    users: Iterable[User | None],
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    email: bool = False,
 ) -> list[int]:
-    """Tell the organisation's active admins, in humas and by e-mail (after commit).
+    """Tell these people in humas, and by e-mail after commit when ``email``.
 
     Titles and bodies are written in the organisation's language by the caller; this is a
     side effect of another action, which writes the audit entry.
     """
     from humas.accounts.models import Notification
 
-    admins = list(
-        User.objects.filter(
-            memberships__organisation=org,
-            memberships__role=Role.ADMIN,
-            memberships__is_active=True,
-            is_active=True,
-        )
-    )
+    people = {u.pk: u for u in users if u is not None}
     created = Notification.objects.bulk_create(
-        Notification(user=u, organisation=org, kind=kind, title=title, body=body, url=url)
-        for u in admins
+        Notification(user=u, organisation=org, kind=kind, title=title[:200], body=body, url=url)
+        for u in people.values()
     )
     ids = [n.pk for n in created if n.pk is not None]
-    if not ids:
+    if not ids and people:
         ids = list(
-            Notification.objects.filter(organisation=org, kind=kind, title=title)
+            Notification.objects.filter(organisation=org, kind=kind, title=title[:200])
             .order_by("-pk")
-            .values_list("pk", flat=True)[: len(admins)]
+            .values_list("pk", flat=True)[: len(people)]
         )
-    from humas.accounts.tasks import send_notification_emails
+    if email and ids:
+        from humas.accounts.tasks import send_notification_emails
 
-    transaction.on_commit(lambda: send_notification_emails.enqueue(notification_ids=ids))
+        transaction.on_commit(lambda: send_notification_emails.enqueue(notification_ids=ids))
     return ids
+
+
+def notify_admins(
+    org: Organisation, *, kind: str, title: str, body: str = "", url: str = ""
+) -> list[int]:
+    """Tell the organisation's active admins, in humas and by e-mail (after commit)."""
+    admins = User.objects.filter(
+        memberships__organisation=org,
+        memberships__role=Role.ADMIN,
+        memberships__is_active=True,
+        is_active=True,
+    )
+    return notify(org, admins, kind=kind, title=title, body=body, url=url, email=True)

@@ -8,20 +8,20 @@ sees the new version, or the send has started and the edit is refused until it i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from humas.accounts.actions import ActionError
+from humas.accounts.actions import ActionError, notify
 from humas.accounts.audit import Actor, record
-from humas.accounts.models import Membership, Notification, Organisation, User
+from humas.accounts.models import Membership, Organisation, User
 from humas.channels.models import ChannelAccount, ChannelStatus
 from humas.publishing.compose import Draft, check_all
 from humas.publishing.models import (
@@ -58,17 +58,6 @@ def _refuse_while_sending(post: Post) -> None:
     """Called with the post row locked: a worker marks SENDING under the same lock."""
     if post.deliveries.filter(status=DeliveryStatus.SENDING).exists():
         raise ActionError(_("This post is being sent right now; try again in a moment."))
-
-
-def _notify(
-    users: Iterable[User | None], org: Organisation, kind: str, title: str, url: str
-) -> None:
-    Notification.objects.bulk_create(
-        [
-            Notification(user=user, organisation=org, kind=kind, title=title[:200], url=url)
-            for user in {u for u in users if u is not None}
-        ]
-    )
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -111,19 +100,17 @@ def pillar_mix(org: Organisation, since: date, until: date) -> list[dict[str, An
         published_at__date__gte=since,
         published_at__date__lte=until,
     )
-    total = posts.count()
-    rows = []
-    for pillar in Pillar.objects.filter(organisation=org, is_active=True):
-        count = posts.filter(pillar=pillar).count()
-        rows.append(
-            {
-                "pillar": pillar,
-                "count": count,
-                "share": round(100 * count / total) if total else 0,
-                "target": pillar.target_share,
-            }
-        )
-    return rows
+    per_pillar = dict(posts.values("pillar").annotate(n=Count("pk")).values_list("pillar", "n"))
+    total = sum(per_pillar.values())
+    return [
+        {
+            "pillar": pillar,
+            "count": per_pillar.get(pillar.pk, 0),
+            "share": round(100 * per_pillar.get(pillar.pk, 0) / total) if total else 0,
+            "target": pillar.target_share,
+        }
+        for pillar in Pillar.objects.filter(organisation=org, is_active=True)
+    ]
 
 
 def save_campaign(
@@ -363,12 +350,12 @@ def submit_for_approval(post: Post, *, by: Actor) -> Post:
             payload={"version": post.version, "steps": org.approval_steps},
         )
         if org.approval_steps:
-            _notify(
-                [u for u in approvers_of(org) if u != post.author],
+            notify(
                 org,
-                "publishing.review",
-                _("“%(title)s” waits for your approval") % {"title": post.title},
-                reverse("publishing:post", args=[post.pk]),
+                [u for u in approvers_of(org) if u != post.author],
+                kind="publishing.review",
+                title=_("“%(title)s” waits for your approval") % {"title": post.title},
+                url=reverse("publishing:post", args=[post.pk]),
             )
     _sync_card(post)
     return post
@@ -428,12 +415,12 @@ def decide(post: Post, *, by: Actor, decision: str, comment: str = "") -> Post:
             Decision.CHANGES_REQUESTED: _("Changes requested on “%(title)s”"),
         }
         if decision != Decision.APPROVED or post.status != PostStatus.IN_REVIEW:
-            _notify(
-                [post.author],
+            notify(
                 org,
-                "publishing.decision",
-                labels[Decision(decision)] % {"title": post.title},
-                reverse("publishing:post", args=[post.pk]),
+                [post.author],
+                kind="publishing.decision",
+                title=labels[Decision(decision)] % {"title": post.title},
+                url=reverse("publishing:post", args=[post.pk]),
             )
     _sync_card(post)
     return post
@@ -743,12 +730,12 @@ def save_card(org: Organisation, *, by: Actor, card: Card | None = None, **field
             | ({"stage": {"from": before, "to": card.stage}} if before != card.stage else {}),
         )
     if assignee is not None and assignee != by.user:
-        _notify(
-            [assignee],
+        notify(
             org,
-            "publishing.card_assigned",
-            _("You were assigned “%(title)s”") % {"title": card.title},
-            reverse("publishing:board"),
+            [assignee],
+            kind="publishing.card_assigned",
+            title=_("You were assigned “%(title)s”") % {"title": card.title},
+            url=reverse("publishing:board"),
         )
     return card
 

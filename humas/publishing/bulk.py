@@ -30,7 +30,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl.styles import Font
 
@@ -72,6 +72,9 @@ COLUMNS = (
     Column("campaign", ("campaign", "kampanye")),
     Column("link", ("link", "tautan")),
 )
+
+#: key -> (English name, Indonesian name)
+_COLUMN_NAMES = {column.key: (column.names[0], column.names[-1]) for column in COLUMNS}
 
 #: The template's header, in Indonesian (the language of the people filling it in).
 TEMPLATE_HEADER = [column.names[-1] for column in COLUMNS]
@@ -341,7 +344,9 @@ class _Row:
         return _as_text(self[key])
 
     def fail(self, key: str, message: str) -> None:
-        column = self.shown.get(key, key)
+        # The header as the file wrote it; a column the file lacks is named in the reader's
+        # language (the Indonesian name in the Indonesian interface).
+        column = self.shown.get(key) or _COLUMN_NAMES[key][translation.get_language() == "id"]
         self.errors.append(RowError(row=self.number, column=column, message=message))
 
 

@@ -31,12 +31,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from humas.accounts.actions import ActionError
+from humas.accounts.actions import ActionError, notify
 from humas.accounts.audit import Actor
-from humas.accounts.models import Notification
 from humas.channels.actions import _record_post, _send
 from humas.channels.models import ChannelPost, ChannelStatus
 from humas.channels.providers.base import ErrorKind, PostContent, Provider, ProviderError, Published
@@ -317,15 +316,21 @@ def _finish(
         if not release(delivery, worker_id, **changes):
             raise _LostLease
         finish_post_if_done(post)
-        if status in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN) and post.author_id:
-            title = _("“%(title)s” did not go out on %(channel)s") % {
-                "title": post.title,
-                "channel": str(delivery.channel),
-            }
-            Notification.objects.create(
-                user_id=post.author_id,
-                organisation=post.organisation,
+        if status in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN):
+            # The author must act (edit, retry, or check the channel): in humas and by e-mail,
+            # in the organisation's language (a worker has no request to take it from).
+            org = post.organisation
+            with translation.override(org.default_language):
+                title = _("“%(title)s” did not go out on %(channel)s") % {
+                    "title": post.title,
+                    "channel": str(delivery.channel),
+                }
+            notify(
+                org,
+                [post.author],
                 kind="publishing.delivery_failed",
-                title=title[:200],
+                title=title,
+                body=error,
                 url=reverse("publishing:post", args=[post.pk]),
+                email=True,
             )

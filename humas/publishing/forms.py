@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django import forms
@@ -296,6 +296,16 @@ class ScheduleForm(forms.Form):
         super().__init__(*args, **kwargs)
         field: Any = self.fields["when"]
         field.zone = zone
+
+    def clean_when(self) -> datetime:
+        when: datetime = self.cleaned_data["when"]
+        # A minute's grace for the time it took to click; older would go out at once,
+        # which is what "Publish now" is for.
+        if when < timezone.now() - timedelta(minutes=1):
+            raise forms.ValidationError(
+                _("That time has passed; choose a later time, or use “Publish now”.")
+            )
+        return when
 
 
 class ConfirmArrivedForm(forms.Form):

@@ -288,6 +288,23 @@ def test_scheduling_reads_the_time_in_the_organisations_zone(
     assert "08:00" in page.content.decode()
 
 
+def test_a_time_that_has_passed_is_refused_with_a_pointer_to_publish_now(
+    org, editor, approver, channel, as_user
+):
+    post = make_post(org, editor, [channel], approve_with=[approver])
+
+    response = as_user(editor).post(
+        reverse("publishing:post_schedule", args=[post.pk]),
+        {"when": "2020-01-15T08:00"},
+        follow=True,
+    )
+
+    assert "That time has passed" in response.content.decode()
+    assert not Delivery.objects.filter(post=post).exists()
+    post.refresh_from_db()
+    assert post.status == PostStatus.APPROVED
+
+
 def test_an_unapproved_post_cannot_be_scheduled(org, editor, channel, as_user):
     post = make_post(org, editor, [channel])
 
