@@ -240,6 +240,8 @@ TASKS = {
 HUMAS_WORKER_STALE_SECONDS = env_int("HUMAS_WORKER_STALE_SECONDS", 90)
 # Threads per worker process sending due deliveries (each holds one database connection).
 HUMAS_DELIVERY_THREADS = env_int("HUMAS_DELIVERY_THREADS", 4)
+# Deliveries a thread claims, starts and records together (see humas/publishing/delivery.py).
+HUMAS_DELIVERY_BATCH = env_int("HUMAS_DELIVERY_BATCH", 20)
 HUMAS_INVITATION_DAYS = env_int("HUMAS_INVITATION_DAYS", 7)
 # Feeds on private or loopback addresses may be read (development, tests); never in production,
 # where it would let anyone with the right to add a feed probe the internal network.

@@ -108,6 +108,17 @@ def compute_hash(entry: AuditEntry, prev_hash: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{_canonical(entry)}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One entry to append with :func:`record_many`."""
+
+    action: str
+    actor: Actor
+    organisation: Organisation | None = None
+    target: models.Model | None = None
+    payload: dict[str, Any] | None = None
+
+
 def record(
     action: str,
     *,
@@ -117,38 +128,57 @@ def record(
     payload: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry. Call it inside the action's transaction so both commit together."""
-    # Round-trip through JSON so the stored payload is exactly what was hashed (dates,
-    # decimals and UUIDs become strings here, not differently in each database).
-    clean = json.loads(json.dumps(mask_secrets(payload or {}), cls=DjangoJSONEncoder))
-    # No savepoint: an entry is always part of its action's transaction, and it either
-    # commits with it or not at all (two statements fewer per entry).
+    (entry,) = record_many([Entry(action, actor, organisation, target, payload)])
+    return entry
+
+
+def record_many(entries: list[Entry]) -> list[AuditEntry]:
+    """Append ``entries`` in order, chained, under one lock of the chain's head.
+
+    For work done in batches (a worker recording twenty deliveries at once): the head is
+    locked once per batch instead of once per entry, and every thread of every worker queues
+    on that lock.
+    """
+    if not entries:
+        return []
+    # Everything that does not need the head is prepared before taking its lock.
+    # Payloads round-trip through JSON so the stored payload is exactly what was hashed
+    # (dates, decimals and UUIDs become strings here, not differently in each database).
+    rows = [
+        AuditEntry(
+            organisation=e.organisation,
+            actor=e.actor.user,
+            actor_label=e.actor.describe(),
+            action=e.action,
+            target_type=e.target._meta.label_lower if e.target is not None else "",
+            target_id=str(e.target.pk) if e.target is not None else "",
+            target_label=str(e.target)[:254] if e.target is not None else "",
+            payload=json.loads(json.dumps(mask_secrets(e.payload or {}), cls=DjangoJSONEncoder)),
+            ip=e.actor.ip,
+        )
+        for e in entries
+    ]
+    # No savepoint: entries are always part of their action's transaction, and they either
+    # commit with it or not at all (two statements fewer).
     with transaction.atomic(savepoint=False):
-        # A plain locked read: get_or_create would add a savepoint to every entry, and the
-        # head row exists from the first entry on.
+        # A plain locked read: get_or_create would add a savepoint, and the head row exists
+        # from the first entry on.
         head = AuditHead.objects.select_for_update().filter(id=1).first()
         if head is None:
             head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
-        entry = AuditEntry(
-            seq=head.seq + 1,
-            organisation=organisation,
-            actor=actor.user,
-            actor_label=actor.describe(),
-            action=action,
-            target_type=target._meta.label_lower if target is not None else "",
-            target_id=str(target.pk) if target is not None else "",
-            target_label=str(target)[:254] if target is not None else "",
-            payload=clean,
-            ip=actor.ip,
-            # Whole microseconds in UTC: what every supported database stores unchanged.
-            created_at=timezone.now().astimezone(UTC),
-            prev_hash=head.entry_hash,
-        )
-        entry.entry_hash = compute_hash(entry, head.entry_hash)
-        # bulk_create: a plain INSERT without save()'s per-instance machinery (signals,
-        # update-or-insert logic); this runs once for every action humas records.
-        AuditEntry.objects.bulk_create([entry])
-        AuditHead.objects.filter(id=1).update(seq=entry.seq, entry_hash=entry.entry_hash)
-    return entry
+        seq, prev = head.seq, head.entry_hash
+        # Whole microseconds in UTC: what every supported database stores unchanged. Taken
+        # under the lock, so times never go backwards along the chain.
+        now = timezone.now().astimezone(UTC)
+        for row in rows:
+            seq += 1
+            row.seq, row.created_at, row.prev_hash = seq, now, prev
+            row.entry_hash = prev = compute_hash(row, prev)
+        # bulk_create: plain INSERTs without save()'s per-instance machinery (signals,
+        # update-or-insert logic); this runs for every action humas records.
+        AuditEntry.objects.bulk_create(rows)
+        AuditHead.objects.filter(id=1).update(seq=seq, entry_hash=prev)
+    return rows
 
 
 @dataclass(frozen=True)

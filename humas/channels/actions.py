@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -23,7 +24,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from humas.accounts.actions import ActionError, notify_admins
-from humas.accounts.audit import Actor, record
+from humas.accounts.audit import Actor, Entry, record, record_many
 from humas.accounts.models import Organisation
 from humas.channels.models import ChannelAccount, ChannelPost, ChannelStatus, InboundEvent
 from humas.channels.providers import provider_class
@@ -242,6 +243,18 @@ def _send(
     return published
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One thing a network published, to be stored by :func:`_record_posts`."""
+
+    channel: ChannelAccount
+    content: PostContent
+    published: Published
+    #: When the network answered (recorded as the post's publishing time); now if unset.
+    at: datetime | None = None
+    in_reply_to: InboundEvent | None = None
+
+
 def _record_post(
     channel: ChannelAccount,
     content: PostContent,
@@ -252,45 +265,71 @@ def _record_post(
     in_reply_to: InboundEvent | None = None,
     also: Callable[[ChannelPost], None] | None = None,
 ) -> ChannelPost:
-    """Store what was published and its audit entry, in one transaction.
+    """Store what was published and its audit entry, in one transaction."""
+    (post,) = _record_posts(
+        [Outcome(channel, content, published, in_reply_to=in_reply_to)],
+        by=by,
+        action=action,
+        also=(lambda posts: also(posts[0])) if also is not None else None,
+    )
+    return post
 
-    ``also(post)`` runs in the same transaction before the audit entry: the entry locks the
+
+def _record_posts(
+    outcomes: list[Outcome],
+    *,
+    by: Actor,
+    action: str,
+    also: Callable[[list[ChannelPost]], None] | None = None,
+) -> list[ChannelPost]:
+    """Store what was published and one audit entry for each, in one transaction.
+
+    ``also(posts)`` runs in the same transaction before the audit entries: they lock the
     audit chain's head until commit, so everything else is done first to keep that lock short
     (every publishing thread of every worker waits on it).
     """
+    if not outcomes:
+        return []
     with transaction.atomic():
-        (post,) = ChannelPost.objects.bulk_create(
+        now = timezone.now()
+        posts = ChannelPost.objects.bulk_create(
             [
                 ChannelPost(
-                    organisation=channel.organisation,
-                    channel=channel,
-                    external_id=published.external_id,
-                    part_ids=list(published.part_ids),
-                    url=published.url,
-                    text=content.text,
-                    in_reply_to=in_reply_to,
-                    published_at=timezone.now(),
+                    organisation=o.channel.organisation,
+                    channel=o.channel,
+                    external_id=o.published.external_id,
+                    part_ids=list(o.published.part_ids),
+                    url=o.published.url,
+                    text=o.content.text,
+                    in_reply_to=o.in_reply_to,
+                    published_at=o.at or now,
                     published_by=by.user,
                 )
+                for o in outcomes
             ]
         )
         if also is not None:
-            also(post)
-        record(
-            action,
-            actor=by,
-            organisation=channel.organisation,
-            target=post,
-            payload={
-                "external_id": published.external_id,
-                "url": published.url,
-                "parts": len(published.part_ids) or 1,
-                **({"event": in_reply_to.external_id} if in_reply_to else {}),
-                # e.g. bulletin addresses an e-mail server refused after others were sent
-                **({"extra": dict(published.extra)} if published.extra else {}),
-            },
+            also(posts)
+        record_many(
+            [
+                Entry(
+                    action,
+                    actor=by,
+                    organisation=o.channel.organisation,
+                    target=post,
+                    payload={
+                        "external_id": o.published.external_id,
+                        "url": o.published.url,
+                        "parts": len(o.published.part_ids) or 1,
+                        **({"event": o.in_reply_to.external_id} if o.in_reply_to else {}),
+                        # e.g. bulletin addresses an e-mail server refused after others were sent
+                        **({"extra": dict(o.published.extra)} if o.published.extra else {}),
+                    },
+                )
+                for o, post in zip(outcomes, posts, strict=True)
+            ]
         )
-    return post
+    return posts
 
 
 def publish_to_channel(

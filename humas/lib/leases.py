@@ -17,6 +17,7 @@ The contract every caller relies on:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -47,14 +48,16 @@ def claim(
     limit: int = 1,
     due_field: str | None = None,
     now: datetime | None = None,
+    related: Sequence[str] = (),
 ) -> list[M]:
     """Take up to ``limit`` rows of ``queryset`` for ``worker_id`` and return them.
 
     ``queryset`` holds the rows the caller considers to be work (its own filters stay in
     force); of those, only rows with no lease or a lapsed one are taken. With ``due_field``
     (a datetime field such as ``"next_run_at"``), rows must also be due by ``now`` and the
-    oldest are taken first. Each returned instance is freshly read, with
-    ``claimed_by == worker_id`` and ``claimed_until == now + lease``.
+    oldest are taken first. Each returned instance is freshly read (with ``related`` loaded
+    through ``select_related``), with ``claimed_by == worker_id`` and
+    ``claimed_until == now + lease``.
     """
     if not worker_id or len(worker_id) > WORKER_ID_MAX_LENGTH:
         raise ValueError(f"worker_id must be 1 to {WORKER_ID_MAX_LENGTH} characters")
@@ -73,28 +76,30 @@ def claim(
         candidates = candidates.order_by("pk")
 
     features = connections[alias].features
-    claimed: list[Any] = []
     with transaction.atomic(using=alias):
         if features.has_select_for_update_skip_locked:
             # "of self": a caller's queryset may join other tables (a delivery's channel);
             # those rows must not be locked, and Postgres refuses to lock a nullable join.
             of = ("self",) if features.has_select_for_update_of else ()
             candidates = candidates.select_for_update(skip_locked=True, of=of)
-        for pk, old_until in candidates.values_list("pk", "claimed_until")[:limit]:
-            # Compare-and-set on the lease we saw. SQLite has no row locks, and on any
-            # backend this keeps a row from being taken twice if the locking above is ever
-            # weakened (a replica, a different isolation level).
-            row = manager.filter(pk=pk)
-            if old_until is None:
-                row = row.filter(claimed_until__isnull=True)
-            else:
-                row = row.filter(claimed_until=old_until)
-            if row.update(claimed_by=worker_id, claimed_until=until) == 1:
-                claimed.append(pk)
-    if not claimed:
-        return []
-    by_pk = manager.in_bulk(claimed)
-    return [by_pk[pk] for pk in claimed if pk in by_pk]
+        seen = list(candidates.values_list("pk", flat=True)[:limit])
+        if not seen:
+            return []
+        # One UPDATE for the lot, repeating the lease condition: SQLite has no row locks, and
+        # on any backend this keeps a row from being taken twice if the locking above is ever
+        # weakened (a replica, a different isolation level). A row another worker claimed
+        # since it was read now has a lease in the future, and is left alone.
+        manager.filter(pk__in=seen).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        ).update(claimed_by=worker_id, claimed_until=until)
+    by_pk = manager.select_related(*related).in_bulk(seen)
+    return [
+        by_pk[pk]
+        for pk in seen
+        if pk in by_pk
+        and by_pk[pk].claimed_by == worker_id  # type: ignore[attr-defined]
+        and by_pk[pk].claimed_until == until  # type: ignore[attr-defined]
+    ]
 
 
 def renew(

@@ -557,23 +557,33 @@ def confirm_delivery_arrived(delivery: Delivery, *, by: Actor, url: str = "") ->
 
 def finish_post_if_done(post: Post) -> None:
     """Set the post's status from its deliveries once none is waiting or being sent."""
-    statuses = set(
-        Delivery.objects.filter(post=post)
+    finish_posts_if_done([post])
+
+
+def finish_posts_if_done(posts: list[Post]) -> None:
+    """:func:`finish_post_if_done` for many posts, with one read of their deliveries."""
+    statuses: dict[int, set[str]] = {}
+    rows = (
+        Delivery.objects.filter(post__in=[p.pk for p in posts])
         .exclude(status=DeliveryStatus.CANCELLED)
-        .values_list("status", flat=True)
+        .values_list("post_id", "status")
     )
-    if not statuses or statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
-        return
-    status = PostStatus.PUBLISHED if statuses == {DeliveryStatus.PUBLISHED} else PostStatus.FAILED
-    fields: dict[str, Any] = {"status": status}
-    if status == PostStatus.PUBLISHED and post.published_at is None:
-        fields["published_at"] = timezone.now()
-    Post.objects.filter(pk=post.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(post, name, value)
-    if status == PostStatus.PUBLISHED and post.recurrence:
-        _schedule_next_occurrence(post)
-    _sync_card(post)
+    for post_id, status in rows:
+        statuses.setdefault(post_id, set()).add(status)
+    for post in {p.pk: p for p in posts}.values():
+        seen = statuses.get(post.pk)
+        if not seen or seen & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
+            continue
+        status = PostStatus.PUBLISHED if seen == {DeliveryStatus.PUBLISHED} else PostStatus.FAILED
+        fields: dict[str, Any] = {"status": status}
+        if status == PostStatus.PUBLISHED and post.published_at is None:
+            fields["published_at"] = timezone.now()
+        Post.objects.filter(pk=post.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(post, name, value)
+        if status == PostStatus.PUBLISHED and post.recurrence:
+            _schedule_next_occurrence(post)
+        _sync_card(post)
 
 
 _STEP = {

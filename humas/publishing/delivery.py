@@ -1,14 +1,14 @@
 """Sending deliveries exactly once.
 
 ``humas worker`` runs :func:`deliver_due` in several threads (``HUMAS_DELIVERY_THREADS``).
-Each round claims due deliveries with a lease and sends them one by one. What makes a
-delivery go out once, whatever happens:
+Each round claims a batch of due deliveries with a lease, sends them one by one and records
+the outcomes together. What makes a delivery go out once, whatever happens:
 
 1. **Claiming** (``humas.lib.leases.claim``): two workers never hold one delivery at once.
-2. **Starting** (:func:`_start`): in one transaction that locks the post row, the worker
-   checks that the post still has the version the delivery was made for and is still meant
-   to go out, then marks the delivery SENDING. Edits and cancellations lock the same row and
-   refuse while a delivery is SENDING, so the post cannot change under a send.
+2. **Starting** (:func:`_start_many`): in one transaction that locks the posts' rows, the
+   worker checks that each post still has the version its delivery was made for and is still
+   meant to go out, then marks the deliveries SENDING. Edits and cancellations lock the same
+   row and refuse while a delivery is SENDING, so a post cannot change under a send.
 3. **Sending** carries the delivery's key (``options["idempotency_key"]``). A delivery found
    SENDING by a later claim means an earlier worker died (or lost its database) mid-send, and
    nobody knows whether the network took the post. Then:
@@ -18,32 +18,49 @@ delivery go out once, whatever happens:
      request again and answers with the post it already made;
    - any other network cannot be repeated safely: the delivery becomes UNCERTAIN and a
      person checks the channel ("it is there" / "send it again").
-4. **Recording** the outcome happens under the lease (``release`` matches ``claimed_by``); a
-   worker that lost its lease rolls back its record and leaves the outcome to the holder.
+4. **Recording** the outcome happens under the lease (only deliveries the worker still holds
+   are recorded); a worker that lost its lease leaves the outcome to the new holder.
+
+Batches are what make thousands of deliveries a minute possible: one claim, one start
+transaction, one read of the posts' media and one recording transaction (with one lock of the
+audit chain's head) per batch instead of per delivery. The price is a longer window between
+the network's answer and its record, which step 3 covers for networks that can look a post up
+or remember keys. Deliveries to any other network are recorded as soon as each is sent, so a
+crash leaves at most one of them for a person to check, as before.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Case, F, Value, When
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from humas.accounts.actions import ActionError, notify
 from humas.accounts.audit import Actor
-from humas.channels.actions import _record_post, _send
+from humas.channels.actions import Outcome, _record_posts, _send
 from humas.channels.models import ChannelPost, ChannelStatus
 from humas.channels.providers.base import ErrorKind, PostContent, Provider, ProviderError, Published
 from humas.lib.leases import claim, release
 from humas.ops.jobs import register_drain
-from humas.publishing.actions import finish_post_if_done
+from humas.publishing.actions import finish_post_if_done, finish_posts_if_done
 from humas.publishing.compose import Draft, content_for, media_for, tracked_link
-from humas.publishing.models import Delivery, DeliveryStatus, Post, PostStatus
+from humas.publishing.models import (
+    Delivery,
+    DeliveryStatus,
+    MediaAsset,
+    Post,
+    PostMedia,
+    PostStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +71,6 @@ LEASE = timedelta(seconds=20)
 MAX_ATTEMPTS = 6
 BASE_BACKOFF = 30.0
 MAX_BACKOFF = 3600.0
-PER_ROUND = 5
 
 SENDER = Actor.system("humas worker")
 
@@ -63,116 +79,233 @@ def _threads() -> int:
     return int(getattr(settings, "HUMAS_DELIVERY_THREADS", 4))
 
 
+def _batch() -> int:
+    """Deliveries claimed, started and recorded together (see the module docstring)."""
+    return max(1, int(getattr(settings, "HUMAS_DELIVERY_BATCH", 20)))
+
+
 class _LostLease(Exception):
     """Another worker took the delivery over; what this one did is not recorded."""
 
 
 @register_drain("publishing.deliver", threads=_threads, idle_seconds=1.0)
-def deliver_due(worker_id: str, limit: int = PER_ROUND) -> int:
-    """Claim up to ``limit`` due deliveries and send each; return how many were handled."""
+def deliver_due(worker_id: str, limit: int | None = None) -> int:
+    """Claim up to ``limit`` (``HUMAS_DELIVERY_BATCH``) due deliveries and send them; return
+    how many were handled."""
     due = Delivery.objects.filter(
         status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING),
         channel__status=ChannelStatus.ACTIVE,
     )
-    claimed = [
-        d.pk for d in claim(due, worker_id=worker_id, lease=LEASE, limit=limit, due_field="due_at")
-    ]
-    # One read for what each send needs (its channel and organisation, its variant), instead of
-    # a handful of lazy loads per delivery: at thousands a minute the ORM's time is the cost.
-    rows = Delivery.objects.select_related("channel__organisation", "variant").in_bulk(claimed)
-    handled = 0
-    for delivery in (rows[pk] for pk in claimed if pk in rows):
+    # The claim reads what each send needs (its channel and organisation, its variant) in one
+    # query, instead of a handful of lazy loads per delivery: at thousands a minute the ORM's
+    # time is the cost.
+    batch = claim(
+        due,
+        worker_id=worker_id,
+        lease=LEASE,
+        limit=limit or _batch(),
+        due_field="due_at",
+        related=("channel__organisation", "variant"),
+    )
+    if not batch:
+        return 0
+    for lost in deliver_many(batch, worker_id):
+        logger.warning("delivery %s: lease lost to another worker", lost.pk)
+    return len(batch)
+
+
+def deliver(delivery: Delivery, worker_id: str, provider: Provider | None = None) -> None:
+    """Send one delivery held by ``worker_id``; raise ``_LostLease`` if another worker took it."""
+    providers = {delivery.channel_id: provider} if provider is not None else {}
+    if deliver_many([delivery], worker_id, providers):
+        raise _LostLease
+
+
+@dataclass
+class _Sent:
+    delivery: Delivery
+    post: Post
+    outcome: Outcome
+
+
+def deliver_many(
+    deliveries: list[Delivery],
+    worker_id: str,
+    providers: dict[int, Provider] | None = None,
+) -> list[Delivery]:
+    """Send ``deliveries`` (held by ``worker_id``); return those lost to another worker."""
+    providers = dict(providers or {})
+    for delivery in deliveries:
         delivery.variant.channel = delivery.channel
+    started, lost = _start_many(deliveries, worker_id)
+    assets = _assets([post for _, post, _ in started])
+    pending: list[_Sent] = []  # sent, recorded together at the end of the batch
+    renewed_at = time.monotonic()
+    for delivery, post, unsure in started:
+        if time.monotonic() - renewed_at > LEASE.total_seconds() / 2:
+            # A slow network: keep the rest of the batch (and what was sent) from lapsing.
+            _renew(started, worker_id)
+            renewed_at = time.monotonic()
+        channel = delivery.channel
         try:
-            deliver(delivery, worker_id)
+            provider = providers.get(channel.pk) or providers.setdefault(
+                channel.pk, channel.provider()
+            )
+            sent = _send_one(delivery, post, unsure, worker_id, provider, assets)
+            if sent is None:
+                continue
+            caps = provider.capabilities
+            if caps.find_by_key or caps.idempotent_publish:
+                pending.append(sent)
+            else:
+                lost += _record([sent], worker_id)
         except _LostLease:
-            logger.warning("delivery %s: lease lost to another worker", delivery.pk)
+            lost.append(delivery)
         except DatabaseError:
             raise  # the connection is gone: the drain thread reconnects; leases bring rows back
         except Exception:
-            # A bug or an unforeseen answer: the rest of the round still goes out, and this
+            # A bug or an unforeseen answer: the rest of the batch still goes out, and this
             # one is tried again later (an attempt that reached the network is then treated
             # as unsure, see the module docstring).
             logger.exception("delivery %s failed unexpectedly", delivery.pk)
             wait = timedelta(seconds=_backoff(max(1, delivery.attempts)))
             release(delivery, worker_id, due_at=timezone.now() + wait)
-        handled += 1
-    return handled
+    return lost + _record(pending, worker_id)
+
+
+def _start_many(
+    deliveries: list[Delivery], worker_id: str
+) -> tuple[list[tuple[Delivery, Post, bool]], list[Delivery]]:
+    """Mark the deliveries that should still go out SENDING.
+
+    Returns ``(delivery, post, earlier attempt unsure)`` for each of them, and the deliveries
+    another worker has taken over.
+    """
+    started: list[tuple[Delivery, Post, bool]] = []
+    lost: list[Delivery] = []
+    if not deliveries:
+        return started, lost
+    with transaction.atomic():
+        # Posts before deliveries, each in primary-key order: the order edits lock them in,
+        # so two transactions never wait on each other in a circle.
+        posts = {
+            p.pk: p
+            for p in Post.objects.select_for_update()
+            .select_related("organisation")
+            .filter(pk__in={d.post_id for d in deliveries})
+            .order_by("pk")
+        }
+        fresh = {
+            d.pk: d
+            for d in Delivery.objects.select_for_update()
+            .filter(pk__in=[d.pk for d in deliveries])
+            .order_by("pk")
+            .only("pk", "status", "attempts", "post_version", "claimed_by")
+        }
+        done: list[Post] = []
+        for delivery in deliveries:
+            row, post = fresh[delivery.pk], posts[delivery.post_id]
+            if row.claimed_by != worker_id:
+                lost.append(delivery)
+                continue
+            stale = row.post_version != post.version or post.status not in (
+                PostStatus.SCHEDULED,
+                PostStatus.PUBLISHING,
+                PostStatus.FAILED,
+            )
+            if stale or row.status not in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
+                # Edited, cancelled or sent back for approval after this delivery was made:
+                # it must not go out in that old form.
+                release(
+                    delivery,
+                    worker_id,
+                    status=DeliveryStatus.CANCELLED
+                    if stale and row.status != DeliveryStatus.SENDING
+                    else row.status,
+                )
+                continue
+            unsure = row.status == DeliveryStatus.SENDING
+            if unsure and row.attempts >= MAX_ATTEMPTS:
+                # Every attempt so far ended without an outcome (the worker died or failed
+                # while recording): stop trying and let a person look.
+                release(
+                    delivery,
+                    worker_id,
+                    status=DeliveryStatus.UNCERTAIN,
+                    last_error=_(
+                        "humas tried %(n)d times without being able to record the outcome. "
+                        "Look at the channel: if the post is there, mark it as published; if "
+                        "not, send it again."
+                    )
+                    % {"n": row.attempts},
+                    last_error_kind="uncertain",
+                )
+                done.append(post)
+                continue
+            delivery.status, delivery.attempts = DeliveryStatus.SENDING, row.attempts + 1
+            started.append((delivery, post, unsure))
+        if started:
+            Delivery.objects.filter(pk__in=[d.pk for d, _, _ in started]).update(
+                status=DeliveryStatus.SENDING, attempts=F("attempts") + 1
+            )
+            scheduled = {p.pk for _, p, _ in started if p.status == PostStatus.SCHEDULED}
+            if scheduled:
+                Post.objects.filter(pk__in=scheduled).update(status=PostStatus.PUBLISHING)
+                for _d, post, _u in started:
+                    if post.pk in scheduled:
+                        post.status = PostStatus.PUBLISHING
+        if done:
+            finish_posts_if_done(done)
+    return started, lost
 
 
 def _start(delivery: Delivery, worker_id: str) -> tuple[Post, bool] | None:
-    """Mark the delivery SENDING if it should still go out; (post, earlier attempt unsure)."""
-    with transaction.atomic():
-        post = (
-            Post.objects.select_for_update().select_related("organisation").get(pk=delivery.post_id)
-        )
-        fresh = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        if fresh.claimed_by != worker_id:
-            raise _LostLease
-        stale = fresh.post_version != post.version or post.status not in (
-            PostStatus.SCHEDULED,
-            PostStatus.PUBLISHING,
-            PostStatus.FAILED,
-        )
-        if stale or fresh.status not in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
-            # Edited, cancelled or sent back for approval after this delivery was made:
-            # it must not go out in that old form.
-            release(
-                fresh,
-                worker_id,
-                status=DeliveryStatus.CANCELLED
-                if stale and fresh.status != DeliveryStatus.SENDING
-                else fresh.status,
-            )
-            return None
-        unsure = fresh.status == DeliveryStatus.SENDING
-        if unsure and fresh.attempts >= MAX_ATTEMPTS:
-            # Every attempt so far ended without an outcome (the worker died or failed while
-            # recording): stop trying and let a person look.
-            release(
-                fresh,
-                worker_id,
-                status=DeliveryStatus.UNCERTAIN,
-                last_error=_(
-                    "humas tried %(n)d times without being able to record the outcome. Look at "
-                    "the channel: if the post is there, mark it as published; if not, send it "
-                    "again."
-                )
-                % {"n": fresh.attempts},
-                last_error_kind="uncertain",
-            )
-            finish_post_if_done(post)
-            return None
-        fresh.status = DeliveryStatus.SENDING
-        fresh.attempts += 1
-        fresh.save(update_fields=["status", "attempts"])
-        if post.status == PostStatus.SCHEDULED:
-            post.status = PostStatus.PUBLISHING
-            post.save(update_fields=["status"])
-        delivery.status, delivery.attempts = fresh.status, fresh.attempts
-        return post, unsure
+    """Mark one delivery SENDING if it should still go out; (post, earlier attempt unsure)."""
+    started, lost = _start_many([delivery], worker_id)
+    if lost:
+        raise _LostLease
+    return (started[0][1], started[0][2]) if started else None
 
 
-def _content(delivery: Delivery, post: Post) -> PostContent:
+def _renew(started: list[tuple[Delivery, Post, bool]], worker_id: str) -> None:
+    Delivery.objects.filter(
+        pk__in=[d.pk for d, _, _ in started], claimed_by=worker_id, claimed_until__isnull=False
+    ).update(claimed_until=timezone.now() + LEASE)
+
+
+def _assets(posts: list[Post]) -> dict[int, list[MediaAsset]]:
+    """Each post's attached media, in order, with one read for the whole batch."""
+    found: dict[int, list[MediaAsset]] = {}
+    rows = PostMedia.objects.filter(post__in={p.pk for p in posts}).select_related("asset")
+    for row in rows:
+        found.setdefault(row.post_id, []).append(row.asset)
+    return found
+
+
+def _content(
+    delivery: Delivery, post: Post, assets: dict[int, list[MediaAsset]] | None = None
+) -> PostContent:
     variant = delivery.variant
-    assets = [pm.asset for pm in post.attachments.select_related("asset")]
-    draft = Draft.of(variant)
+    attached = (assets if assets is not None else _assets([post])).get(post.pk, [])
     return content_for(
-        draft,
-        media=[media_for(a, with_data=True) for a in assets] if variant.with_media else [],
+        Draft.of(variant),
+        media=[media_for(a, with_data=True) for a in attached] if variant.with_media else [],
         link=tracked_link(post.link, post.campaign, delivery.channel.network),
         key=delivery.key,
     )
 
 
-def deliver(delivery: Delivery, worker_id: str, provider: Provider | None = None) -> None:
-    started = _start(delivery, worker_id)
-    if started is None:
-        return
-    post, unsure = started
+def _send_one(
+    delivery: Delivery,
+    post: Post,
+    unsure: bool,
+    worker_id: str,
+    provider: Provider,
+    assets: dict[int, list[MediaAsset]],
+) -> _Sent | None:
+    """Send (or find) one delivery's post; None when the outcome was already recorded."""
     channel = delivery.channel
-    provider = provider or channel.provider()
-    content = _content(delivery, post)
+    content = _content(delivery, post, assets)
     published: Published | None = None
     try:
         if unsure:
@@ -193,12 +326,12 @@ def deliver(delivery: Delivery, worker_id: str, provider: Provider | None = None
                     % {"network": provider.label},
                     kind="uncertain",
                 )
-                return
+                return None
         if published is None:
             published = _send(channel, content, provider, lambda p: p.publish(content))
     except ProviderError as exc:
         _failed(delivery, post, worker_id, exc)
-        return
+        return None
     except ActionError as exc:
         # The channel was disconnected or the content no longer fits the network's limits.
         _finish(
@@ -209,31 +342,65 @@ def deliver(delivery: Delivery, worker_id: str, provider: Provider | None = None
             error=str(exc),
             kind="permanent",
         )
-        return
+        return None
+    at = timezone.now()
     if delivery.variant.first_comment and provider.capabilities.threads:
         _first_comment(provider, published, delivery.variant.first_comment)
+    return _Sent(delivery, post, Outcome(channel, content, published, at=at))
 
-    def settle(channel_post: ChannelPost) -> None:
-        if not release(
-            delivery,
-            worker_id,
-            status=DeliveryStatus.PUBLISHED,
-            channel_post=channel_post,
-            published_at=channel_post.published_at,
-            last_error="",
-            last_error_kind="",
-        ):
-            raise _LostLease  # rolls back the ChannelPost too: the new holder records it
-        finish_post_if_done(post)
 
-    _record_post(
-        channel,
-        content,
-        published,
-        by=SENDER,
-        action="publishing.delivery.published",
-        also=settle,
-    )
+def _record(sent: list[_Sent], worker_id: str) -> list[Delivery]:
+    """Record what was published, for the deliveries still held; return the others."""
+    if not sent:
+        return []
+    with transaction.atomic():
+        # The same lock order as starting: posts, then deliveries.
+        list(
+            Post.objects.select_for_update()
+            .filter(pk__in={s.post.pk for s in sent})
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        held = set(
+            Delivery.objects.select_for_update()
+            .filter(pk__in=[s.delivery.pk for s in sent], claimed_by=worker_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # A delivery lost to another worker is left to it: it finds the post by key.
+        keep = [s for s in sent if s.delivery.pk in held]
+
+        def settle(channel_posts: list[ChannelPost]) -> None:
+            published = {s.delivery.pk: cp for s, cp in zip(keep, channel_posts, strict=True)}
+            Delivery.objects.filter(pk__in=list(published)).update(
+                status=DeliveryStatus.PUBLISHED,
+                channel_post_id=Case(*(When(pk=pk, then=cp.pk) for pk, cp in published.items())),
+                published_at=Case(
+                    *(When(pk=pk, then=Value(cp.published_at)) for pk, cp in published.items())
+                ),
+                last_error="",
+                last_error_kind="",
+                claimed_by="",
+                claimed_until=None,
+            )
+            for s, cp in zip(keep, channel_posts, strict=True):
+                d = s.delivery
+                d.status, d.channel_post, d.published_at = (
+                    DeliveryStatus.PUBLISHED,
+                    cp,
+                    cp.published_at,
+                )
+                d.last_error = d.last_error_kind = d.claimed_by = ""
+                d.claimed_until = None
+            finish_posts_if_done([s.post for s in keep])
+
+        _record_posts(
+            [s.outcome for s in keep],
+            by=SENDER,
+            action="publishing.delivery.published",
+            also=settle,
+        )
+    return [s.delivery for s in sent if s.delivery.pk not in held]
 
 
 def _first_comment(provider: Provider, published: Published, text: str) -> None:

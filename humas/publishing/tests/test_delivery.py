@@ -14,6 +14,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from humas.accounts import audit
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
 from humas.accounts.models import AuditEntry, Notification
@@ -540,3 +541,114 @@ def test_a_delivery_that_never_gets_an_outcome_stops_after_the_last_attempt_and_
     assert d.status == DeliveryStatus.UNCERTAIN
     assert "tried 6 times" in d.last_error
     assert fake_network.published == []
+
+
+def _three_due(org, editor, approver, channel) -> list[Post]:
+    return [
+        make_post(
+            org,
+            editor,
+            [channel],
+            text=f"Pengumuman nomor {n}",
+            when=NOW() - timedelta(seconds=3 - n),
+            approve_with=[approver],
+        )
+        for n in range(3)
+    ]
+
+
+def test_a_batch_is_recorded_together_each_delivery_with_its_own_post_and_a_chained_audit_entry(
+    org, editor, approver, channel, fake_network, monkeypatch
+):
+    monkeypatch.setattr(fake_network, "capabilities", Capabilities(idempotent_publish=True))
+    posts = _three_due(org, editor, approver, channel)
+
+    assert delivery.deliver_due("w1") == 3
+
+    for post in posts:
+        d = Delivery.objects.get(post=post)
+        assert d.status == DeliveryStatus.PUBLISHED
+        assert _recorded(d).text == post.text
+        assert d.published_at == _recorded(d).published_at
+        post.refresh_from_db()
+        assert post.status == PostStatus.PUBLISHED
+    entries = AuditEntry.objects.filter(action="publishing.delivery.published").order_by("seq")
+    assert [e.target_id for e in entries] == [
+        str(Delivery.objects.get(post=p).channel_post_id) for p in posts
+    ]
+    assert audit.verify().intact
+
+
+def test_a_network_that_remembers_keys_has_its_deliveries_recorded_at_the_end_of_the_batch(
+    org, editor, approver, channel, fake_network, monkeypatch
+):
+    monkeypatch.setattr(fake_network, "capabilities", Capabilities(idempotent_publish=True))
+    first, second, _ = _three_due(org, editor, approver, channel)
+    seen = _status_of_first_when_sending_second(fake_network, monkeypatch, first, second)
+
+    delivery.deliver_due("w1")
+
+    assert seen == [DeliveryStatus.SENDING]
+
+
+def test_a_network_that_cannot_repeat_safely_has_each_delivery_recorded_as_soon_as_it_is_sent(
+    org, editor, approver, channel, fake_network, monkeypatch
+):
+    # A crash mid-batch must leave at most one such delivery for a person to check.
+    monkeypatch.setattr(fake_network, "capabilities", Capabilities())
+    first, second, _ = _three_due(org, editor, approver, channel)
+    seen = _status_of_first_when_sending_second(fake_network, monkeypatch, first, second)
+
+    delivery.deliver_due("w1")
+
+    assert seen == [DeliveryStatus.PUBLISHED]
+
+
+def _status_of_first_when_sending_second(fake_network, monkeypatch, first, second) -> list[str]:
+    seen: list[str] = []
+    real_publish = fake_network.publish
+
+    def publish(self, content):
+        if content.text == second.text:
+            seen.append(Delivery.objects.get(post=first).status)
+        return real_publish(self, content)
+
+    monkeypatch.setattr(fake_network, "publish", publish)
+    return seen
+
+
+def test_a_delivery_taken_over_mid_batch_is_left_to_its_new_holder_and_the_rest_are_recorded(
+    org, editor, approver, channel, fake_network, monkeypatch
+):
+    monkeypatch.setattr(fake_network, "capabilities", Capabilities(idempotent_publish=True))
+    first, second, third = _three_due(org, editor, approver, channel)
+    real_publish = fake_network.publish
+
+    def publish(self, content):
+        if content.text == second.text:
+            # The batch is slow; another worker takes the first delivery over meanwhile.
+            Delivery.objects.filter(post=first).update(claimed_by="other")
+        return real_publish(self, content)
+
+    monkeypatch.setattr(fake_network, "publish", publish)
+    delivery.deliver_due("w1")
+
+    taken = Delivery.objects.get(post=first)
+    assert (taken.status, taken.claimed_by, taken.channel_post) == (
+        DeliveryStatus.SENDING,
+        "other",
+        None,
+    )
+    assert Delivery.objects.get(post=second).status == DeliveryStatus.PUBLISHED
+    assert Delivery.objects.get(post=third).status == DeliveryStatus.PUBLISHED
+    assert ChannelPost.objects.count() == 2
+
+    # The new holder sends it again with the same key and the network answers with the
+    # first post: recorded once, published once.
+    monkeypatch.setattr(fake_network, "publish", real_publish)
+    _expire_leases()
+    delivery.deliver_due("other")
+    taken.refresh_from_db()
+    assert taken.status == DeliveryStatus.PUBLISHED
+    assert len(fake_network.published) == 3
+    assert ChannelPost.objects.count() == 3
