@@ -17,10 +17,14 @@ What it sets up:
   schedule would be, rather than one channel's posts one after another);
 - two ``humas worker`` processes with ``HUMAS_DELIVERY_THREADS`` = ``--threads``.
 
-Two runs, each with fresh posts: a plain one, and one where a worker is killed with SIGKILL
-once half of the deliveries are published. The periodic jobs (inbound polling, hourly
-metrics) are pushed an hour ahead first, as on an installation that has been running for a
-while: on a fresh database they would all be due at once and read 1,000 channels' metrics.
+Three runs, each with fresh posts: a plain one; one where a worker is killed with SIGKILL
+once half of the deliveries are published and the other carries on alone; and one where the
+killed worker is replaced ``--restart-after`` seconds later, as systemd's ``Restart=always``
+or a container's restart policy does in a real deployment.
+
+The periodic jobs (inbound polling, hourly metrics) are pushed an hour ahead first, as on an
+installation that has been running for a while: on a fresh database they would all be due at
+once and read 1,000 channels' metrics.
 
 Planner statistics are refreshed (``ANALYZE``) once the deliveries exist, as they would be
 on an installation whose schedule filled over days; straight after a bulk insert the claim
@@ -521,7 +525,9 @@ class Bench:
 
     # one run
 
-    def run(self, run: str, kill_at_half: bool) -> dict[str, Any]:
+    def run(
+        self, run: str, kill_at_half: bool, restart_after: float | None = None
+    ) -> dict[str, Any]:
         from django.db.models import Count
         from django.utils import timezone
 
@@ -555,6 +561,7 @@ class Bench:
         due_mono = time.monotonic() + self.args.lead
 
         killed: dict[str, Any] = {}
+        restart_at: float | None = None
         published = 0
         while time.monotonic() < due_mono:
             time.sleep(0.01)
@@ -590,6 +597,15 @@ class Bench:
                 )
                 worker_pids.remove(self.workers[victim].pid)
                 del self.workers[victim]
+                if restart_after is not None:
+                    restart_at = time.monotonic() + restart_after
+            if restart_at is not None and time.monotonic() >= restart_at:
+                # What a supervisor does (systemd Restart=always, a container's restart
+                # policy): a new process, which has to start Django before it can help.
+                restart_at = None
+                self.start_worker(f"bench-{run}-restarted")
+                killed["restarted"] = time.monotonic() - due_mono
+                print(f"[{run}] a new worker started at {killed['restarted']:.1f} s")
             time.sleep(0.2)
         pg_pids = backends_of(self.db_name)
         cpu = {
@@ -734,7 +750,13 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per network call")
     parser.add_argument("--lead", type=float, default=3.0, help="seconds from set-up to due")
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds after due")
-    parser.add_argument("--runs", default="plain,sigkill")
+    parser.add_argument(
+        "--runs",
+        default="plain,sigkill,sigkill-restart",
+        help="plain; sigkill (one worker killed halfway, not replaced); sigkill-restart (and "
+        "a new one started --restart-after seconds later, as a supervisor would)",
+    )
+    parser.add_argument("--restart-after", type=float, default=1.0)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--keep-logs", action="store_true")
@@ -781,7 +803,13 @@ def main() -> None:
         while len(bench.workers) < 2:
             bench.start_worker(f"bench-{run}-{len(bench.workers)}")
         bench.wait_for_workers()
-        results.append(bench.run(run, kill_at_half=run == "sigkill"))
+        results.append(
+            bench.run(
+                run,
+                kill_at_half=run.startswith("sigkill"),
+                restart_after=args.restart_after if run == "sigkill-restart" else None,
+            )
+        )
     print()
     print(table(results, args))
     for r in results:
@@ -790,7 +818,12 @@ def main() -> None:
             print(
                 f"\n{r['run']}: worker {k['worker']} killed at {k['at']:.1f} s after due with "
                 f"{k['published']} published; it held {k['held']} deliveries "
-                f"({k['sending']} SENDING); {r['retried']} deliveries needed a second attempt."
+                f"({k['sending']} SENDING); {r['retried']} deliveries needed a second attempt"
+                + (
+                    f"; a new worker started at {k['restarted']:.1f} s."
+                    if "restarted" in k
+                    else "; no new worker started."
+                )
             )
     if args.profile:
         bench.profile()

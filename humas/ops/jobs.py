@@ -58,22 +58,34 @@ class Drain:
     ``func(worker_id)`` does one round (claiming its rows with leases) and returns how much it
     did. ``humas worker`` runs it in ``threads()`` threads, each calling again at once while
     there was work and after ``idle_seconds`` when there was none.
+
+    ``keep(worker_ids)``, if given, extends the leases of the rows those threads hold; the
+    worker calls it every ``keep_seconds`` for its threads that are in a round. A drain can
+    then use a lease of a few seconds, so rows held by a killed worker come back that soon,
+    while a slow round in a live worker never loses its rows.
     """
 
     name: str
     func: Callable[[str], int]
     threads: Callable[[], int]
     idle_seconds: float
+    keep: Callable[[list[str]], None] | None = None
+    keep_seconds: float = 2.0
 
 
 DRAINS: dict[str, Drain] = {}
 
 
 def register_drain(
-    name: str, *, threads: Callable[[], int], idle_seconds: float = 1.0
+    name: str,
+    *,
+    threads: Callable[[], int],
+    idle_seconds: float = 1.0,
+    keep: Callable[[list[str]], None] | None = None,
+    keep_seconds: float = 2.0,
 ) -> Callable[[Callable[[str], int]], Callable[[str], int]]:
     def decorator(func: Callable[[str], int]) -> Callable[[str], int]:
-        DRAINS[name] = Drain(name, func, threads, idle_seconds)
+        DRAINS[name] = Drain(name, func, threads, idle_seconds, keep, keep_seconds)
         return func
 
     return decorator

@@ -238,6 +238,8 @@ class _DrainThread(threading.Thread):
         self.drain = drain
         # Each thread claims under its own id, so a lease names the thread holding it.
         self.worker_id = f"{loop.worker_id[: WORKER_ID_MAX_LENGTH - 4]}-{number}"
+        #: When the round in hand began (monotonic), None between rounds.
+        self.round_started: float | None = None
 
     def run(self) -> None:
         try:
@@ -245,6 +247,7 @@ class _DrainThread(threading.Thread):
                 done = 0
                 try:
                     close_old_connections()
+                    self.round_started = time.monotonic()
                     done = self.drain.func(self.worker_id)
                 except Exception:
                     logger.exception(
@@ -254,8 +257,52 @@ class _DrainThread(threading.Thread):
                     # reconnects. Work left half done is found again when its lease lapses.
                     connections.close_all()
                     self.loop._sleep(self.drain.idle_seconds)
+                finally:
+                    self.round_started = None
                 if not done:
                     self.loop._sleep(self.drain.idle_seconds)
+        finally:
+            connections.close_all()
+
+
+#: A round older than this has its leases left to lapse: a thread stuck that long (a bug, a
+#: hung call) must not keep its rows from other workers for ever.
+MAX_KEPT_ROUND_SECONDS = 600.0
+
+
+class _KeeperThread(threading.Thread):
+    """Extends the leases held by one drain's threads while they are in a round."""
+
+    def __init__(self, loop: WorkerLoop, drain: Drain, threads: list[_DrainThread]) -> None:
+        super().__init__(name=f"humas-{drain.name}-keeper", daemon=True)
+        self.loop = loop
+        self.drain = drain
+        self.threads = threads
+        self.done = threading.Event()
+
+    def holders(self) -> list[str]:
+        now = time.monotonic()
+        return [
+            t.worker_id
+            for t in self.threads
+            if (started := t.round_started) is not None and now - started < MAX_KEPT_ROUND_SECONDS
+        ]
+
+    def run(self) -> None:
+        keep = self.drain.keep
+        try:
+            while keep is not None and not self.done.wait(self.drain.keep_seconds):
+                holders = self.holders()
+                if not holders:
+                    continue
+                try:
+                    close_old_connections()
+                    keep(holders)
+                except Exception:
+                    # The leases then lapse and other workers take the rows over, which the
+                    # drain is built to survive; a database that is back is used next time.
+                    logger.warning("could not keep %s leases", self.drain.name, exc_info=True)
+                    connections.close_all()
         finally:
             connections.close_all()
 
@@ -301,14 +348,21 @@ class WorkerLoop:
         discover_jobs()
         heartbeat: _HeartbeatThread | None = None
         drains: list[_DrainThread] = []
+        keepers: list[_KeeperThread] = []
         if not once:
             period = max(1.0, min(10.0, settings.HUMAS_WORKER_STALE_SECONDS / 4))
             heartbeat = _HeartbeatThread(self, period)
             heartbeat.start()
+            number = 0
             for drain in DRAINS.values():
-                for number in range(max(1, drain.threads())):
-                    drains.append(_DrainThread(self, drain, number))
-            for thread in drains:
+                mine = []
+                for _n in range(max(1, drain.threads())):
+                    mine.append(_DrainThread(self, drain, number))
+                    number += 1
+                drains += mine
+                if drain.keep is not None:
+                    keepers.append(_KeeperThread(self, drain, mine))
+            for thread in [*drains, *keepers]:
                 thread.start()
         try:
             while not self.stopping:
@@ -321,6 +375,9 @@ class WorkerLoop:
             self.stopping = True
             for thread in drains:
                 thread.join(timeout=30)
+            for keeper in keepers:
+                keeper.done.set()
+                keeper.join(timeout=5)
             if heartbeat is not None:
                 heartbeat.done.set()
                 heartbeat.join(timeout=5)

@@ -64,10 +64,12 @@ from humas.publishing.models import (
 
 logger = logging.getLogger(__name__)
 
-#: A worker that dies frees its deliveries after this. A send that outlasts it (a large video
-#: on a slow line) is safe too: the worker taking over treats it as "earlier attempt unsure"
-#: (step 3 above), and the slow worker's own record is refused when it loses the lease.
-LEASE = timedelta(seconds=20)
+#: A worker that dies frees its deliveries after this. A live worker keeps the leases of the
+#: batches in hand (:func:`keep_leases`, every 2 s), however slow the network, so the lease can
+#: be short and a killed worker's deliveries go out again within seconds. Should a send still
+#: outlast its lease (the keeper could not reach the database), the worker taking over treats
+#: it as "earlier attempt unsure" (step 3 above), and the slow worker's own record is refused.
+LEASE = timedelta(seconds=6)
 MAX_ATTEMPTS = 6
 BASE_BACKOFF = 30.0
 MAX_BACKOFF = 3600.0
@@ -88,7 +90,14 @@ class _LostLease(Exception):
     """Another worker took the delivery over; what this one did is not recorded."""
 
 
-@register_drain("publishing.deliver", threads=_threads, idle_seconds=1.0)
+def keep_leases(worker_ids: list[str]) -> None:
+    """Extend the leases of the deliveries these drain threads hold (see ``LEASE``)."""
+    Delivery.objects.filter(claimed_by__in=worker_ids, claimed_until__isnull=False).update(
+        claimed_until=timezone.now() + LEASE
+    )
+
+
+@register_drain("publishing.deliver", threads=_threads, idle_seconds=1.0, keep=keep_leases)
 def deliver_due(worker_id: str, limit: int | None = None) -> int:
     """Claim up to ``limit`` (``HUMAS_DELIVERY_BATCH``) due deliveries and send them; return
     how many were handled."""
@@ -143,8 +152,9 @@ def deliver_many(
     renewed_at = time.monotonic()
     for delivery, post, unsure in started:
         if time.monotonic() - renewed_at > LEASE.total_seconds() / 2:
-            # A slow network: keep the rest of the batch (and what was sent) from lapsing.
-            _renew(started, worker_id)
+            # A slow network and no keeper thread (``humas worker --once``): keep the rest of
+            # the batch (and what was sent) from lapsing.
+            keep_leases([worker_id])
             renewed_at = time.monotonic()
         channel = delivery.channel
         try:
@@ -265,12 +275,6 @@ def _start(delivery: Delivery, worker_id: str) -> tuple[Post, bool] | None:
     if lost:
         raise _LostLease
     return (started[0][1], started[0][2]) if started else None
-
-
-def _renew(started: list[tuple[Delivery, Post, bool]], worker_id: str) -> None:
-    Delivery.objects.filter(
-        pk__in=[d.pk for d, _, _ in started], claimed_by=worker_id, claimed_until__isnull=False
-    ).update(claimed_until=timezone.now() + LEASE)
 
 
 def _assets(posts: list[Post]) -> dict[int, list[MediaAsset]]:

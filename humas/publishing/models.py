@@ -338,7 +338,13 @@ class Delivery(Leased):
                 fields=["due_at", "id"],
                 condition=models.Q(status__in=["pending", "sending"]),
                 name="delivery_to_send",
-            )
+            ),
+            # What keeping leases reads every few seconds: the few rows a worker holds.
+            models.Index(
+                fields=["claimed_by"],
+                condition=models.Q(claimed_until__isnull=False),
+                name="delivery_held",
+            ),
         ]
 
     def __str__(self) -> str:

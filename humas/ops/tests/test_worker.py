@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -116,3 +118,64 @@ def test_it_makes_up_a_unique_worker_id_that_fits() -> None:
 
     assert first != second
     assert 0 < len(first) <= 64
+
+
+def test_a_drain_thread_in_a_long_round_has_its_leases_kept_and_an_idle_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from humas.ops import jobs, worker
+
+    in_round = threading.Event()
+    finish_round = threading.Event()
+    kept: list[list[str]] = []
+
+    def slow_round(worker_id: str) -> int:
+        if finish_round.is_set():
+            return 0  # idle from now on
+        in_round.set()
+        finish_round.wait(5)
+        return 1
+
+    drain = jobs.Drain(
+        "test.slow", slow_round, lambda: 1, idle_seconds=0.05, keep=kept.append, keep_seconds=0.02
+    )
+    monkeypatch.setattr(jobs, "DRAINS", {"test.slow": drain})
+    monkeypatch.setattr(worker, "DRAINS", {"test.slow": drain})
+    loop = worker.WorkerLoop(worker_id="keeper-test", interval=0.05)
+    runner = threading.Thread(target=loop.run)
+    runner.start()
+    try:
+        assert in_round.wait(5)
+        _wait_until(lambda: len(kept) >= 3)
+        assert kept[-1] == ["keeper-test-0"]
+        finish_round.set()
+        time.sleep(0.3)  # the round ends; the thread idles
+        calls = len(kept)
+        time.sleep(0.3)
+        assert len(kept) == calls  # nothing held, nothing kept
+    finally:
+        finish_round.set()
+        loop.stop()
+        runner.join(10)
+
+
+def test_a_round_stuck_for_too_long_has_its_leases_left_to_lapse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from humas.ops import jobs, worker
+
+    drain = jobs.Drain("test.stuck", lambda w: 0, lambda: 1, idle_seconds=1.0, keep=print)
+    loop = worker.WorkerLoop(worker_id="keeper-test")
+    fresh, stuck = worker._DrainThread(loop, drain, 0), worker._DrainThread(loop, drain, 1)
+    fresh.round_started = time.monotonic() - 5
+    stuck.round_started = time.monotonic() - worker.MAX_KEPT_ROUND_SECONDS - 1
+    keeper = worker._KeeperThread(loop, drain, [fresh, stuck])
+
+    assert keeper.holders() == ["keeper-test-0"]
+
+
+def _wait_until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

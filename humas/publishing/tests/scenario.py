@@ -6,7 +6,7 @@ test can count what really arrived. Steps, each its own process:
 - ``setup``: an organisation, a channel on the file network and a post due now;
 - ``die``: a worker claims the delivery, the network stores the post, and the process is
   killed with SIGKILL before humas can record anything;
-- ``recover``: the lease has lapsed (written as such, instead of waiting 20 s); a second
+- ``recover``: the lease has lapsed (written as such, instead of waiting for it); a second
   worker runs the same drain and prints what it found as JSON.
 
 ``HUMAS_FILENET_MODE`` says what the network can do: ``lookup`` (find a post by key, like

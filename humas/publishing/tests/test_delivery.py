@@ -652,3 +652,20 @@ def test_a_delivery_taken_over_mid_batch_is_left_to_its_new_holder_and_the_rest_
     assert taken.status == DeliveryStatus.PUBLISHED
     assert len(fake_network.published) == 3
     assert ChannelPost.objects.count() == 3
+
+
+def test_keeping_leases_extends_only_the_deliveries_the_named_threads_hold(
+    org, editor, approver, channel, fake_network
+):
+    first, second, third = _three_due(org, editor, approver, channel)
+    soon = NOW() + timedelta(seconds=1)
+    Delivery.objects.filter(post=first).update(claimed_by="w-0", claimed_until=soon)
+    Delivery.objects.filter(post=second).update(claimed_by="w-1", claimed_until=soon)
+    Delivery.objects.filter(post=third).update(claimed_by="other-0", claimed_until=soon)
+
+    delivery.keep_leases(["w-0", "w-1"])
+
+    until = {d.post_id: d.claimed_until or soon for d in Delivery.objects.all()}
+    assert until[first.pk] > soon + timedelta(seconds=3)
+    assert until[second.pk] > soon + timedelta(seconds=3)
+    assert until[third.pk] == soon
