@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("humas.ops.urls")),
     path("", include("humas.channels.urls")),
     path("", include("humas.publishing.urls")),
+    path("", include("humas.inbox.urls")),
 ]
 
 handler403 = "humas.accounts.views.forbidden"

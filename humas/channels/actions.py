@@ -37,6 +37,7 @@ from humas.channels.providers.base import (
     Published,
 )
 from humas.channels.providers.base import InboundEvent as EventData
+from humas.channels.signals import events_stored
 
 logger = logging.getLogger(__name__)
 
@@ -434,9 +435,12 @@ def store_events(channel: ChannelAccount, events: Iterable[EventData]) -> list[I
         # Two deliveries racing each other: the loser's rows are dropped, not an error.
         ignore_conflicts=True,
     )
-    return list(
+    stored = list(
         InboundEvent.objects.filter(channel=channel, external_id__in=[e.external_id for e in fresh])
     )
+    if stored:
+        events_stored.send(sender=ChannelAccount, channel=channel, events=stored)
+    return stored
 
 
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024

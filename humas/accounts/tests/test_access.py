@@ -70,6 +70,9 @@ PAGES = {
     "publishing:media_upload": ("content.write", {}, POST_ONLY),
     "publishing:bulk_import": ("content.write", {}, 200),
     "publishing:bulk_template": ("content.view", {}, 200),
+    # Responders and admins see the whole inbox, unit agents their unit's part of it: the
+    # roles that reach the page are exactly those holding cases.view_unit.
+    "inbox:list": ("cases.view_unit", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -103,6 +106,15 @@ OBJECT_PAGES = {
     "publishing:media_detail": ("media", "get"),
     "publishing:media_edit": ("media", "post"),
     "publishing:media_delete": ("media", "post"),
+    "inbox:conversation": ("conversation", "get"),
+    "inbox:reply": ("conversation", "post"),
+    "inbox:note": ("conversation", "post"),
+    "inbox:assign": ("conversation", "post"),
+    "inbox:route": ("conversation", "post"),
+    "inbox:labels": ("conversation", "post"),
+    "inbox:resolve": ("conversation", "post"),
+    "inbox:reopen": ("conversation", "post"),
+    "inbox:retry": ("message", "post"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -181,7 +193,15 @@ def org_a_objects(org, unit, admin, editor):
         "membership": Membership.objects.get(user=editor, organisation=org),
         "invitation": invitation,
         **publishing_objects(org, editor, channel),
+        **inbox_objects(channel),
     }
+
+
+def inbox_objects(channel):
+    from humas.inbox.testing import make_conversation, make_failed_reply
+
+    conversation = make_conversation(channel)
+    return {"conversation": conversation, "message": make_failed_reply(conversation)}
 
 
 def publishing_objects(org, editor, channel):
@@ -273,6 +293,15 @@ ANALYST_GETS = {
     "publishing:media_edit": 403,
     "publishing:media_delete": 403,
     "publishing:media_file": 200,
+    "inbox:conversation": 403,
+    "inbox:reply": 403,
+    "inbox:note": 403,
+    "inbox:assign": 403,
+    "inbox:route": 403,
+    "inbox:labels": 403,
+    "inbox:resolve": 403,
+    "inbox:reopen": 403,
+    "inbox:retry": 403,
 }
 
 
@@ -317,6 +346,8 @@ def test_lists_show_only_the_callers_organisation(client, org_a_objects, other_a
     assert "Kota Dua" in audit
     assert "Kota Satu" not in audit
     assert "calon@satu.go.id" not in audit
+    inbox = client.get(reverse("inbox:list"), {"status": ""}).content.decode()
+    assert "jalan rusak di RT 05" not in inbox
 
 
 def test_a_unit_agent_sees_only_their_own_unit(client, org, unit, agent):

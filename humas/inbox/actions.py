@@ -1,0 +1,671 @@
+"""Named actions for the inbox: ingest, reply, note, assign, route, relabel, resolve, reopen.
+
+Every action a person takes runs in one transaction and writes one audit entry. Ingestion
+writes one entry per batch of events (a poll page or a webhook delivery), not one per
+message: the messages themselves are the record, and the audit chain's head is a lock every
+worker queues on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from humas.accounts.actions import ActionError, notify
+from humas.accounts.audit import Actor, record
+from humas.accounts.models import Membership, Organisation, Unit, User
+from humas.channels.actions import reply_to_event
+from humas.channels.models import ChannelAccount, ChannelPost, InboundEvent
+from humas.channels.providers.base import EventKind, PostContent, ProviderError
+from humas.inbox.models import (
+    URGENCY_RANK,
+    Category,
+    Contact,
+    Conversation,
+    Direction,
+    Language,
+    Message,
+    Note,
+    SendStatus,
+    Sentiment,
+    Status,
+    Urgency,
+)
+from humas.lib.workdays import WorkCalendar
+
+logger = logging.getLogger(__name__)
+
+#: Events that are not someone writing to the agency: no conversation, no answer due.
+NOT_MESSAGES = frozenset({EventKind.REACTION, EventKind.REPOST, EventKind.ARTICLE})
+
+#: Thread key of a citizen's direct messages with a channel (one running conversation).
+DIRECT = "dm"
+
+PREVIEW_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long a category may wait: the first answer in working hours, the resolution in
+    working days (``None``: no such deadline)."""
+
+    first_response_hours: float | None
+    resolution_days: int | None
+    #: Counted on the clock, nights and holidays included (an emergency does not wait for
+    #: Monday morning).
+    round_the_clock: bool = False
+
+
+#: Per category. The resolution follows SP4N-LAPOR!'s published rule (closed within 10
+#: working days); UU 14/2008 also gives information requests 10 working days.
+DEADLINES: dict[str, Deadlines] = {
+    Category.COMPLAINT: Deadlines(8, 10),
+    Category.INFORMATION_REQUEST: Deadlines(8, 10),
+    Category.ASPIRATION: Deadlines(8, 10),
+    Category.EMERGENCY: Deadlines(1, 1, round_the_clock=True),
+    Category.APPRECIATION: Deadlines(16, None),
+    Category.SPAM: Deadlines(None, None),
+    Category.OTHER: Deadlines(8, 10),
+}
+
+#: How long before a deadline the inbox starts warning about it.
+WARN_BEFORE = timedelta(hours=2)
+
+
+def calendar_for(org: Organisation) -> WorkCalendar:
+    return WorkCalendar(org.time_zone)
+
+
+def deadlines_for(
+    org: Organisation, category: str, start: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """(first answer due, resolution due) for a conversation of ``category`` from ``start``."""
+    rule = DEADLINES.get(category, DEADLINES[Category.OTHER])
+    if rule.round_the_clock:
+        return (
+            start + timedelta(hours=rule.first_response_hours)
+            if rule.first_response_hours is not None
+            else None,
+            start + timedelta(days=rule.resolution_days)
+            if rule.resolution_days is not None
+            else None,
+        )
+    calendar = calendar_for(org)
+    first = (
+        calendar.add_working_hours(start, rule.first_response_hours)
+        if rule.first_response_hours is not None
+        else None
+    )
+    resolution = (
+        calendar.add_working_days(start, rule.resolution_days)
+        if rule.resolution_days is not None
+        else None
+    )
+    return first, resolution
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    fresh = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    conversation.__dict__.update({k: v for k, v in fresh.__dict__.items() if not k.startswith("_")})
+    return conversation
+
+
+# --- ingesting ---------------------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """Text every database stores: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _triage(texts: list[str]) -> list[dict[str, Any]]:
+    """The triage of each text, in one call; empty dicts when the engine failed.
+
+    A broken classifier must not keep citizens' messages out of the inbox: they come in
+    unlabelled and marked for review instead.
+    """
+    from humas.triage import classify_many
+
+    try:
+        return [t.as_dict() for t in classify_many(texts)]
+    except Exception:
+        logger.exception("triage failed for %d messages; storing them unlabelled", len(texts))
+        return [{} for _text in texts]
+
+
+def _masked(text: str, triage: dict[str, Any]) -> str:
+    spans = triage.get("personal_data") or []
+    if not spans:
+        return ""
+    from humas.triage import mask
+
+    return str(mask(text, spans))
+
+
+def _choice(value: Any, choices: type[Any], default: str) -> str:
+    return value if isinstance(value, str) and value in choices.values else default
+
+
+def _contact_key(event: InboundEvent) -> str:
+    return (event.author_id or event.author_handle)[:255]
+
+
+def _thread_key(event: InboundEvent) -> str:
+    if event.kind == EventKind.DIRECT_MESSAGE:
+        return DIRECT
+    return (event.thread_id or event.external_id)[:500]
+
+
+def _contacts(channel: ChannelAccount, events: list[InboundEvent]) -> dict[str, Contact]:
+    org_id, network = channel.organisation_id, channel.network
+    wanted = {_contact_key(e): e for e in events}
+    found = {
+        c.external_id: c
+        for c in Contact.objects.filter(
+            organisation_id=org_id, network=network, external_id__in=list(wanted)
+        )
+    }
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        Contact.objects.bulk_create(
+            [
+                Contact(
+                    organisation_id=org_id,
+                    network=network,
+                    external_id=key,
+                    handle=wanted[key].author_handle[:255],
+                    display_name=wanted[key].author_name[:255],
+                )
+                for key in missing
+            ],
+            # A webhook and a poll storing the same citizen at once: one row, no error.
+            ignore_conflicts=True,
+        )
+        found.update(
+            {
+                c.external_id: c
+                for c in Contact.objects.filter(
+                    organisation_id=org_id, network=network, external_id__in=missing
+                )
+            }
+        )
+    for key, contact in found.items():
+        event = wanted[key]
+        if (event.author_handle and event.author_handle[:255] != contact.handle) or (
+            event.author_name and event.author_name[:255] != contact.display_name
+        ):
+            contact.handle = event.author_handle[:255] or contact.handle
+            contact.display_name = event.author_name[:255] or contact.display_name
+            contact.save(update_fields=["handle", "display_name"])
+    return found
+
+
+def _apply_triage(
+    conversation: Conversation, triage: dict[str, Any], at: datetime, org: Organisation
+) -> None:
+    """Copy the labels of a newly triaged message onto its conversation."""
+    if not triage:
+        conversation.needs_review = True
+        return
+    category = _choice(triage.get("category"), Category, Category.OTHER)
+    urgency = _choice(triage.get("urgency"), Urgency, Urgency.NORMAL)
+    sentiment = _choice(triage.get("sentiment"), Sentiment, Sentiment.NEUTRAL)
+    conversation.language = _choice(triage.get("language"), Language, Language.UNKNOWN)
+    conversation.abusive = bool(triage.get("abusive"))
+    if conversation.labels_corrected:
+        # A person's judgement stands; only a more urgent message raises the urgency.
+        if URGENCY_RANK[Urgency(urgency)] < URGENCY_RANK[Urgency(conversation.urgency)]:
+            conversation.urgency = urgency
+        return
+    changed_category = conversation.pk is not None and category != conversation.category
+    conversation.category = category
+    conversation.urgency = urgency
+    conversation.sentiment = sentiment
+    conversation.needs_review = bool(triage.get("needs_review"))
+    if changed_category:
+        # E.g. a thread that turns into an emergency: its clock starts with that message.
+        first, resolution = deadlines_for(org, category, at)
+        if conversation.responded_at is None:
+            conversation.first_response_due = first
+        conversation.resolution_due = resolution
+
+
+def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> list[Message]:
+    """Triage newly stored events and thread each into a conversation; return the messages.
+
+    A message joins the latest open conversation of the same citizen in the same thread
+    (for direct messages: with the same channel); otherwise it opens a new conversation
+    with deadlines from the working calendar. Events already ingested are skipped, so a
+    second call with the same rows adds nothing.
+    """
+    candidates = [e for e in events if e.kind not in NOT_MESSAGES]
+    if not candidates:
+        return []
+    done = set(Message.objects.filter(event__in=candidates).values_list("event_id", flat=True))
+    fresh = sorted((e for e in candidates if e.pk not in done), key=lambda e: (e.created_at, e.pk))
+    if not fresh:
+        return []
+    org = channel.organisation
+    texts = [clean_text(e.text) for e in fresh]
+    triages = _triage(texts)
+    created: list[Message] = []
+    opened: list[int] = []
+    with transaction.atomic():
+        contacts = _contacts(channel, fresh)
+        threads: dict[tuple[str, int], Conversation] = {}
+        for event, text, triage in zip(fresh, texts, triages, strict=True):
+            contact = contacts[_contact_key(event)]
+            key = (_thread_key(event), contact.pk)
+            conversation = threads.get(key) or (
+                Conversation.objects.select_for_update()
+                .filter(channel=channel, thread_key=key[0], contact=contact, status=Status.OPEN)
+                .order_by("-last_message_at", "-pk")
+                .first()
+            )
+            masked = _masked(text, triage)
+            if conversation is None:
+                conversation = Conversation(
+                    organisation=org,
+                    channel=channel,
+                    thread_key=key[0],
+                    contact=contact,
+                    opened_at=event.created_at,
+                    last_message_at=event.created_at,
+                )
+                _apply_triage(conversation, triage, event.created_at, org)
+                conversation.first_response_due, conversation.resolution_due = deadlines_for(
+                    org, conversation.category, event.created_at
+                )
+            else:
+                _apply_triage(conversation, triage, event.created_at, org)
+                conversation.last_message_at = max(conversation.last_message_at, event.created_at)
+            conversation.preview = text[:PREVIEW_LENGTH]
+            conversation.preview_masked = (masked or text)[:PREVIEW_LENGTH]
+            is_new = conversation.pk is None
+            conversation.save()
+            if is_new:
+                opened.append(conversation.pk)
+            threads[key] = conversation
+            created.append(
+                Message(
+                    conversation=conversation,
+                    event=event,
+                    direction=Direction.IN,
+                    text=text,
+                    masked_text=masked,
+                    author_label=(event.author_name or event.author_handle)[:255],
+                    created_at=event.created_at,
+                    triage=triage,
+                )
+            )
+        Message.objects.bulk_create(created)
+        record(
+            "inbox.events.ingested",
+            actor=Actor.system("inbox"),
+            organisation=org,
+            target=channel,
+            payload={
+                "messages": len(created),
+                "conversations_opened": len(opened),
+                "conversations": sorted({m.conversation_id for m in created}),
+                "unlabelled": sum(1 for t in triages if not t),
+            },
+        )
+    return created
+
+
+# --- answering ---------------------------------------------------------------------------
+
+
+def _reply_target(conversation: Conversation) -> InboundEvent | None:
+    """The citizen's latest message still stored: the one a reply answers."""
+    message = (
+        conversation.messages.filter(direction=Direction.IN, event__isnull=False)
+        .select_related("event__channel__organisation")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return message.event if message is not None else None
+
+
+def _deliver(message: Message, *, by: Actor) -> Message:
+    """Send a stored outbound message; keep it, sent or failed, with one audit entry."""
+    conversation = message.conversation
+    event = _reply_target(conversation)
+    post: ChannelPost | None = None
+    error, kind = "", ""
+    if event is None:
+        error, kind = _("There is no message from the citizen to answer."), "refused"
+    else:
+        try:
+            post = reply_to_event(event, PostContent(text=message.text), by=by)
+        except ProviderError as exc:
+            error, kind = exc.message, str(exc.kind)
+        except ActionError as exc:
+            # The channel is not active, or the text breaks the network's rules.
+            error, kind = str(exc), "refused"
+        except Exception:
+            # Whatever went wrong, the reply stays in the thread, failed and retriable.
+            logger.exception("replying in conversation %s failed", conversation.pk)
+            error, kind = _("Something went wrong while sending; try again."), "error"
+    with transaction.atomic():
+        _locked(conversation)
+        now = timezone.now()
+        message.attempts += 1
+        if post is None:
+            message.send_status = SendStatus.FAILED
+            message.send_error = error[:2000]
+            message.send_error_kind = kind
+        else:
+            message.send_status = SendStatus.SENT
+            message.send_error = message.send_error_kind = ""
+            message.channel_post = post
+            message.created_at = post.published_at
+            if conversation.responded_at is None:
+                conversation.responded_at = now
+                conversation.save(update_fields=["responded_at"])
+        message.save()
+        record(
+            "inbox.reply.failed" if post is None else "inbox.reply.sent",
+            actor=by,
+            organisation=conversation.organisation,
+            target=conversation,
+            payload={
+                "message": message.pk,
+                "attempt": message.attempts,
+                **({"error": error, "kind": kind} if post is None else {}),
+                **({"external_id": post.external_id} if post is not None else {}),
+            },
+        )
+    return message
+
+
+def send_reply(conversation: Conversation, text: str, *, by: Actor) -> Message:
+    """Answer the citizen through the conversation's channel, in their thread.
+
+    The reply is stored before the network is called, so a rejection leaves it in the
+    conversation as a failed message with the network's reason, ready to be tried again.
+    """
+    text = clean_text(text).strip()
+    if not text:
+        raise ActionError(_("Write the reply first."))
+    message = Message.objects.create(
+        conversation=conversation,
+        direction=Direction.OUT,
+        text=text,
+        author=by.user,
+        author_label=by.describe(),
+        created_at=timezone.now(),
+        send_status=SendStatus.SENDING,
+    )
+    return _deliver(message, by=by)
+
+
+def retry_reply(message: Message, *, by: Actor) -> Message:
+    """Send a reply the network refused (or that could not go) once more."""
+    if message.direction != Direction.OUT:
+        raise ActionError(_("Only our own replies can be sent again."))
+    # Claimed with a conditional update, so two clicks never send it twice.
+    claimed = Message.objects.filter(pk=message.pk, send_status=SendStatus.FAILED).update(
+        send_status=SendStatus.SENDING
+    )
+    if not claimed:
+        raise ActionError(_("This reply was already sent or is being sent."))
+    message.send_status = SendStatus.SENDING
+    return _deliver(message, by=by)
+
+
+# --- working together --------------------------------------------------------------------
+
+_MENTION = re.compile(r"(?<![\w@])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)")
+
+
+def may_see(membership: Membership, conversation: Conversation) -> bool:
+    if not membership.is_active or membership.organisation_id != conversation.organisation_id:
+        return False
+    if membership.has_perm("inbox.view"):
+        return True
+    return (
+        membership.has_perm("cases.view_unit")
+        and membership.unit_id is not None
+        and membership.unit_id == conversation.unit_id
+    )
+
+
+def may_work(membership: Membership, conversation: Conversation) -> bool:
+    if not may_see(membership, conversation):
+        return False
+    return membership.has_perm("inbox.work") or membership.has_perm("cases.work_unit")
+
+
+def _members(org: Organisation) -> list[Membership]:
+    return list(
+        Membership.objects.filter(organisation=org, is_active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user__email")
+    )
+
+
+def mentioned_in(text: str, conversation: Conversation) -> list[User]:
+    """Members named in ``text`` as ``@name`` (their e-mail's local part) or ``@e-mail``
+    who may see the conversation; others are not told about a page they cannot open."""
+    names = {m.lower() for m in _MENTION.findall(text)}
+    if not names:
+        return []
+    people = []
+    for membership in _members(conversation.organisation):
+        email = membership.user.email.lower()
+        if (email in names or email.split("@")[0] in names) and may_see(membership, conversation):
+            people.append(membership.user)
+    return people
+
+
+def _conversation_url(conversation: Conversation) -> str:
+    return reverse("inbox:conversation", args=[conversation.pk])
+
+
+def add_note(conversation: Conversation, text: str, *, by: Actor) -> Note:
+    """An internal note; the members it mentions are notified."""
+    text = clean_text(text).strip()
+    if not text:
+        raise ActionError(_("Write the note first."))
+    org = conversation.organisation
+    people = [u for u in mentioned_in(text, conversation) if u != by.user]
+    with transaction.atomic():
+        note = Note.objects.create(conversation=conversation, author=by.user, text=text)
+        note.mentioned.set(people)
+        if people:
+            with translation.override(org.default_language):
+                notify(
+                    org,
+                    people,
+                    kind="inbox.mention",
+                    title=_("%(who)s mentioned you in a conversation") % {"who": by.describe()},
+                    body=text[:500],
+                    url=_conversation_url(conversation),
+                )
+        record(
+            "inbox.note.added",
+            actor=by,
+            organisation=org,
+            target=conversation,
+            payload={"note": note.pk, "mentioned": [u.email for u in people]},
+        )
+    return note
+
+
+def assign_conversation(conversation: Conversation, assignee: User | None, *, by: Actor) -> None:
+    """Give the conversation to a member who may work on it (``None``: to nobody)."""
+    org = conversation.organisation
+    if assignee is not None:
+        membership = Membership.objects.filter(
+            organisation=org, user=assignee, is_active=True
+        ).first()
+        if membership is None or not may_work(membership, conversation):
+            raise ActionError(
+                _("%(who)s cannot work on this conversation.") % {"who": assignee.email}
+            )
+    with transaction.atomic():
+        _locked(conversation)
+        before = conversation.assignee
+        conversation.assignee = assignee
+        conversation.save(update_fields=["assignee"])
+        if assignee is not None and assignee != by.user and assignee != before:
+            with translation.override(org.default_language):
+                notify(
+                    org,
+                    [assignee],
+                    kind="inbox.assigned",
+                    title=_("A conversation was assigned to you"),
+                    body=str(conversation.contact),
+                    url=_conversation_url(conversation),
+                )
+        record(
+            "inbox.conversation.assigned",
+            actor=by,
+            organisation=org,
+            target=conversation,
+            payload={
+                "from": before.email if before else None,
+                "to": assignee.email if assignee else None,
+            },
+        )
+
+
+def route_conversation(conversation: Conversation, unit: Unit | None, *, by: Actor) -> None:
+    """Send the conversation to the unit that must act on it; its agents are told."""
+    org = conversation.organisation
+    if unit is not None and unit.organisation_id != org.pk:
+        raise ActionError(_("Choose one of your organisation's units."))
+    with transaction.atomic():
+        _locked(conversation)
+        before = conversation.unit
+        conversation.unit = unit
+        conversation.save(update_fields=["unit"])
+        if unit is not None and unit != before:
+            agents = [
+                m.user
+                for m in _members(org)
+                if m.unit_id == unit.pk
+                and not m.has_perm("inbox.view")
+                and m.has_perm("cases.view_unit")
+            ]
+            with translation.override(org.default_language):
+                notify(
+                    org,
+                    agents,
+                    kind="inbox.routed",
+                    title=_("A conversation was routed to %(unit)s") % {"unit": unit.name},
+                    body=str(conversation.contact),
+                    url=_conversation_url(conversation),
+                )
+        record(
+            "inbox.conversation.routed",
+            actor=by,
+            organisation=org,
+            target=conversation,
+            payload={
+                "from": before.name if before else None,
+                "to": unit.name if unit else None,
+            },
+        )
+
+
+def correct_labels(
+    conversation: Conversation, *, by: Actor, category: str, urgency: str, sentiment: str
+) -> dict[str, list[str]]:
+    """Set the labels a person judged right; return what changed (field: [old, new]).
+
+    The correction is kept on the citizen's latest message beside the triage's own
+    labels, so the classifier can later be retrained on the agency's judgement.
+    """
+    wanted = {"category": category, "urgency": urgency, "sentiment": sentiment}
+    for field, choices in (("category", Category), ("urgency", Urgency), ("sentiment", Sentiment)):
+        if wanted[field] not in choices.values:
+            raise ActionError(_("Choose a label from the list."))
+    with transaction.atomic():
+        _locked(conversation)
+        changes = {
+            field: [getattr(conversation, field), value]
+            for field, value in wanted.items()
+            if getattr(conversation, field) != value
+        }
+        if not changes and not conversation.needs_review:
+            return {}
+        for field, (_old, new) in changes.items():
+            setattr(conversation, field, new)
+        conversation.labels_corrected = True
+        conversation.needs_review = False
+        if "category" in changes:
+            first, resolution = deadlines_for(
+                conversation.organisation, conversation.category, conversation.opened_at
+            )
+            if conversation.responded_at is None:
+                conversation.first_response_due = first
+            conversation.resolution_due = resolution
+        conversation.save()
+        message = (
+            conversation.messages.filter(direction=Direction.IN)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if message is not None:
+            message.corrections = {
+                **message.corrections,
+                **wanted,
+                "by": by.describe(),
+                "at": timezone.now().isoformat(),
+            }
+            message.save(update_fields=["corrections"])
+        record(
+            "inbox.conversation.relabelled",
+            actor=by,
+            organisation=conversation.organisation,
+            target=conversation,
+            payload={"changes": changes, "message": message.pk if message else None},
+        )
+    return changes
+
+
+def resolve_conversation(conversation: Conversation, *, by: Actor) -> None:
+    with transaction.atomic():
+        _locked(conversation)
+        if conversation.status == Status.RESOLVED:
+            raise ActionError(_("This conversation is already resolved."))
+        conversation.status = Status.RESOLVED
+        conversation.resolved_at = timezone.now()
+        conversation.save(update_fields=["status", "resolved_at"])
+        record(
+            "inbox.conversation.resolved",
+            actor=by,
+            organisation=conversation.organisation,
+            target=conversation,
+        )
+
+
+def reopen_conversation(conversation: Conversation, *, by: Actor) -> None:
+    """Open a resolved conversation again; its deadlines stay where they were."""
+    with transaction.atomic():
+        _locked(conversation)
+        if conversation.status == Status.OPEN:
+            raise ActionError(_("This conversation is already open."))
+        resolved_at = conversation.resolved_at
+        conversation.status = Status.OPEN
+        conversation.resolved_at = None
+        conversation.save(update_fields=["status", "resolved_at"])
+        record(
+            "inbox.conversation.reopened",
+            actor=by,
+            organisation=conversation.organisation,
+            target=conversation,
+            payload={"resolved_at": resolved_at},
+        )

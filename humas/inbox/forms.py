@@ -1,0 +1,216 @@
+"""Forms of the inbox pages: the list's filters and the conversation's actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.db import connection
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from humas.accounts.models import Unit, User
+from humas.channels.models import ChannelAccount
+from humas.inbox.actions import WARN_BEFORE
+from humas.inbox.models import (
+    URGENCY_RANK,
+    Category,
+    Conversation,
+    Language,
+    Message,
+    Sentiment,
+    Status,
+    Urgency,
+)
+
+ORDERS = [("urgent", _("Most urgent first")), ("newest", _("Newest first"))]
+DEADLINE_STATES = [
+    ("", _("All")),
+    ("ok", _("On time")),
+    ("due_soon", _("Due soon")),
+    ("breached", _("Overdue")),
+]
+
+
+def _all(choices: Any) -> list[tuple[str, Any]]:
+    return [("", _("All")), *choices]
+
+
+class MemberChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.full_name or obj.email)
+
+
+class ChannelChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name or obj.handle} · {obj.network_label}"
+
+
+def with_pending_due(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate ``pending_due_at``: the first-answer deadline until answered, then the
+    resolution deadline (what :attr:`Conversation.pending_due` computes in Python)."""
+    return rows.annotate(
+        pending_due_at=Case(
+            When(
+                responded_at__isnull=True,
+                first_response_due__isnull=False,
+                then=F("first_response_due"),
+            ),
+            default=F("resolution_due"),
+        )
+    )
+
+
+def search(rows: QuerySet[Conversation], query: str) -> QuerySet[Conversation]:
+    """Conversations with a message matching ``query``, or from a matching citizen.
+
+    On PostgreSQL: full text over the messages ('simple' configuration: no stemming, so
+    Indonesian and regional words match as written), or a substring for parts of words and
+    numbers; on SQLite: a substring (case-insensitive for ASCII).
+    """
+    matching = Q(text__icontains=query)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        messages: QuerySet[Any] = Message.objects.annotate(
+            document=SearchVector("text", config="simple")
+        ).filter(
+            Q(document=SearchQuery(query, config="simple", search_type="websearch")) | matching
+        )
+    else:
+        messages = Message.objects.filter(matching)
+    return rows.filter(
+        Exists(messages.filter(conversation=OuterRef("pk")))
+        | Q(contact__handle__icontains=query)
+        | Q(contact__display_name__icontains=query)
+    )
+
+
+class InboxFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=_all(Status.choices))
+    channel = ChannelChoiceField(
+        label=_("Channel"),
+        required=False,
+        queryset=ChannelAccount.objects.none(),
+        empty_label=_("All"),
+    )
+    category = forms.ChoiceField(
+        label=_("Category"), required=False, choices=_all(Category.choices)
+    )
+    urgency = forms.ChoiceField(label=_("Urgency"), required=False, choices=_all(Urgency.choices))
+    sentiment = forms.ChoiceField(
+        label=_("Sentiment"), required=False, choices=_all(Sentiment.choices)
+    )
+    language = forms.ChoiceField(
+        label=_("Language"), required=False, choices=_all(Language.choices)
+    )
+    unit = forms.ModelChoiceField(
+        label=_("Unit"), required=False, queryset=Unit.objects.none(), empty_label=_("All")
+    )
+    assignee = MemberChoiceField(
+        label=_("Assigned to"), required=False, queryset=User.objects.none(), empty_label=_("All")
+    )
+    deadline = forms.ChoiceField(label=_("Deadline"), required=False, choices=DEADLINE_STATES)
+    order = forms.ChoiceField(label=_("Order"), required=False, choices=ORDERS)
+    show_hidden = forms.BooleanField(label=_("Show abuse and spam"), required=False)
+
+    #: What the list shows before anyone filters: open conversations, most urgent first.
+    DEFAULTS = {"status": Status.OPEN, "order": "urgent"}
+
+    def __init__(
+        self,
+        *args: Any,
+        channels: QuerySet[ChannelAccount],
+        units: QuerySet[Unit],
+        members: QuerySet[User],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].queryset = channels  # type: ignore[attr-defined]
+        self.fields["unit"].queryset = units  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = members  # type: ignore[attr-defined]
+
+    def filter(
+        self, rows: QuerySet[Conversation], now: datetime | None = None
+    ) -> QuerySet[Conversation]:
+        now = now or timezone.now()
+        data = self.cleaned_data if self.is_valid() else dict(self.DEFAULTS)
+        for field in ("status", "category", "urgency", "sentiment", "language"):
+            if data.get(field):
+                rows = rows.filter(**{field: data[field]})
+        for field in ("channel", "unit", "assignee"):
+            if data.get(field):
+                rows = rows.filter(**{field: data[field]})
+        if not data.get("show_hidden") and data.get("category") != Category.SPAM:
+            rows = rows.exclude(abusive=True).exclude(category=Category.SPAM)
+        rows = with_pending_due(rows)
+        state = data.get("deadline")
+        if state:
+            pending = Q(status=Status.OPEN, pending_due_at__isnull=False)
+            if state == "breached":
+                rows = rows.filter(pending & Q(pending_due_at__lt=now))
+            elif state == "due_soon":
+                rows = rows.filter(
+                    pending & Q(pending_due_at__gte=now, pending_due_at__lt=now + WARN_BEFORE)
+                )
+            else:
+                rows = rows.exclude(pending & Q(pending_due_at__lt=now + WARN_BEFORE))
+        if data.get("q"):
+            rows = search(rows, data["q"].strip())
+        if (data.get("order") or "urgent") == "urgent":
+            rank = Case(
+                *[When(urgency=u, then=Value(r)) for u, r in URGENCY_RANK.items()],
+                default=Value(9),
+                output_field=IntegerField(),
+            )
+            return rows.annotate(urgency_rank=rank).order_by(
+                "urgency_rank", "-last_message_at", "-pk"
+            )
+        return rows.order_by("-last_message_at", "-pk")
+
+
+class ReplyForm(forms.Form):
+    text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label=_("Internal note"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Only your colleagues see notes. Write @name to tell someone."),
+    )
+
+
+class AssignForm(forms.Form):
+    assignee = MemberChoiceField(
+        label=_("Assign to"),
+        required=False,
+        queryset=User.objects.none(),
+        empty_label=_("Nobody"),
+    )
+
+    def __init__(self, *args: Any, members: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = members  # type: ignore[attr-defined]
+
+
+class RouteForm(forms.Form):
+    unit = forms.ModelChoiceField(
+        label=_("Route to unit"),
+        required=False,
+        queryset=Unit.objects.none(),
+        empty_label=_("No unit"),
+    )
+
+    def __init__(self, *args: Any, units: QuerySet[Unit], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units  # type: ignore[attr-defined]
+
+
+class LabelForm(forms.Form):
+    category = forms.ChoiceField(label=_("Category"), choices=Category.choices)
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices)
+    sentiment = forms.ChoiceField(label=_("Sentiment"), choices=Sentiment.choices)
