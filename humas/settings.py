@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "humas.ops",
     "humas.channels",
     "humas.publishing",
+    "humas.inbox",
 ]
 
 MIDDLEWARE = [
