@@ -646,6 +646,10 @@ class Bench:
             "unmarked": network["unmarked"],
             "max_in_flight": network["max_in_flight"],
             "retried": sum(1 for _d, _p, a in rows if a > 1),
+            # The tail, and whether it was a second attempt (a killed worker's delivery).
+            "slowest": sorted(
+                (((p - d).total_seconds(), a) for d, p, a in rows if p is not None), reverse=True
+            )[:5],
             "killed": killed,
             "cpu": cpu,
             "load": (load_before, load_after),
@@ -668,6 +672,8 @@ class Bench:
             f"{cpu['postgres'] * per:.1f} ms, fake network {cpu['network'] * per:.1f} ms; "
             f"load average {r['load'][0]:.1f} at due, {r['load'][1]:.1f} at the end"
         )
+        slowest = ", ".join(f"{late:.1f} s ({a} attempts)" for late, a in r["slowest"])
+        print(f"[{r['run']}] slowest: {slowest}")
         if r["unexpected"] or r["unmarked"]:
             print(f"[{r['run']}] unexpected requests: {r['unexpected']}, unmarked: {r['unmarked']}")
 
@@ -789,8 +795,8 @@ def main() -> None:
     bench.create_database()
     print(
         f"PostgreSQL max_connections {bench.max_connections}; 2 workers x "
-        f"({args.threads} delivery threads + heartbeat + main loop) = "
-        f"{2 * (args.threads + 2)} connections"
+        f"({args.threads} delivery threads + heartbeat + lease keeper + main loop) = "
+        f"{2 * (args.threads + 3)} connections"
     )
     bench.quiet_periodic_jobs()
     bench.create_channels()
