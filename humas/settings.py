@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "humas.channels",
     "humas.publishing",
     "humas.inbox",
+    "humas.triage",
 ]
 
 MIDDLEWARE = [
