@@ -256,23 +256,39 @@ def _admins_left(org: Organisation, excluding: Membership) -> bool:
 
 @transaction.atomic
 def change_member(
-    membership: Membership, *, by: Actor, role: str, unit: Unit | None, is_active: bool
+    membership: Membership,
+    *,
+    by: Actor,
+    role: str,
+    unit: Unit | None,
+    is_active: bool,
+    on_duty: bool | None = None,
 ) -> Membership:
+    """Change a member's role, unit, activity and (when given) on-duty flag: on-duty
+    members are told at once of emergencies in the inbox."""
     org = membership.organisation
     _check_role_unit(role, unit, org)
     losing_admin = membership.role == Role.ADMIN and (role != Role.ADMIN or not is_active)
     if losing_admin and membership.is_active and not _admins_left(org, membership):
         raise ActionError(_("The organisation must keep at least one active administrator."))
+    on_duty = membership.on_duty if on_duty is None else on_duty
     before = {
         "role": membership.role,
         "unit": membership.unit.code if membership.unit else None,
         "active": membership.is_active,
+        "on_duty": membership.on_duty,
     }
-    after = {"role": role, "unit": unit.code if unit else None, "active": is_active}
+    after = {
+        "role": role,
+        "unit": unit.code if unit else None,
+        "active": is_active,
+        "on_duty": on_duty,
+    }
     if before == after:
         return membership
     membership.role, membership.unit, membership.is_active = role, unit, is_active
-    membership.save(update_fields=["role", "unit", "is_active"])
+    membership.on_duty = on_duty
+    membership.save(update_fields=["role", "unit", "is_active", "on_duty"])
     record(
         "accounts.member.changed",
         actor=by,

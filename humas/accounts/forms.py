@@ -91,6 +91,11 @@ class MemberForm(RoleUnitMixin):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     unit = forms.ModelChoiceField(label=_("Unit"), queryset=Unit.objects.none(), required=False)
     is_active = forms.BooleanField(label=_("Active"), required=False)
+    on_duty = forms.BooleanField(
+        label=_("On duty"),
+        required=False,
+        help_text=_("Told at once, in humas and by e-mail, of emergencies in the inbox."),
+    )
 
 
 class JoinForm(forms.Form):

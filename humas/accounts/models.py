@@ -151,6 +151,8 @@ class Membership(models.Model):
         verbose_name=_("unit"),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # On duty (piket): told at once of emergencies coming into the inbox.
+    on_duty = models.BooleanField(_("on duty"), default=False)
     created_at = models.DateTimeField(_("joined"), auto_now_add=True)
 
     class Meta:

@@ -387,7 +387,12 @@ def member_invite(request: HttpRequest) -> HttpResponse:
 @login_required
 def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
     member = access.get_member_for(request, membership_id, write=True)
-    initial = {"role": member.role, "unit": member.unit, "is_active": member.is_active}
+    initial = {
+        "role": member.role,
+        "unit": member.unit,
+        "is_active": member.is_active,
+        "on_duty": member.on_duty,
+    }
     form = MemberForm(request.POST or None, initial=initial, organisation=member.organisation)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -397,6 +402,7 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
                 role=data["role"],
                 unit=data["unit"],
                 is_active=data["is_active"],
+                on_duty=data["on_duty"],
                 by=Actor.from_request(request),
             )
         except actions.ActionError as exc:

@@ -23,11 +23,13 @@ from django.utils.translation import gettext as _
 from humas.accounts.actions import ActionError, notify
 from humas.accounts.audit import Actor, record
 from humas.accounts.models import Membership, Organisation, Unit, User
+from humas.accounts.roles import Role
 from humas.channels.actions import reply_to_event
 from humas.channels.models import ChannelAccount, ChannelPost, InboundEvent
 from humas.channels.providers.base import EventKind, PostContent, ProviderError
 from humas.inbox.models import (
     URGENCY_RANK,
+    CannedReply,
     Category,
     Contact,
     Conversation,
@@ -41,6 +43,7 @@ from humas.inbox.models import (
     Urgency,
 )
 from humas.lib.workdays import WorkCalendar
+from humas.publishing.models import MediaAsset
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +143,17 @@ def _triage(texts: list[str]) -> list[dict[str, Any]]:
     except Exception:
         logger.exception("triage failed for %d messages; storing them unlabelled", len(texts))
         return [{} for _text in texts]
+
+
+def triage_labels(text: str) -> dict[str, str]:
+    """Category, urgency and language the triage gives ``text``, as the inbox would store
+    them (for trying routing rules on a sample; nothing is stored)."""
+    (triage,) = _triage([clean_text(text)])
+    return {
+        "category": _choice(triage.get("category"), Category, Category.OTHER),
+        "urgency": _choice(triage.get("urgency"), Urgency, Urgency.NORMAL),
+        "language": _choice(triage.get("language"), Language, Language.UNKNOWN),
+    }
 
 
 def _masked(text: str, triage: dict[str, Any]) -> str:
@@ -259,6 +273,10 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
     triages = _triage(texts)
     created: list[Message] = []
     opened: list[int] = []
+    from humas.inbox import routing
+
+    rules = routing.active_rules(org)
+    routed: dict[int, dict[str, Any]] = {}
     with transaction.atomic():
         contacts = _contacts(channel, fresh)
         threads: dict[tuple[str, int], Conversation] = {}
@@ -290,10 +308,13 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
                 conversation.last_message_at = max(conversation.last_message_at, event.created_at)
             conversation.preview = text[:PREVIEW_LENGTH]
             conversation.preview_masked = (masked or text)[:PREVIEW_LENGTH]
+            rule, changes = _route_by_rules(conversation, text, rules)
             is_new = conversation.pk is None
             conversation.save()
             if is_new:
                 opened.append(conversation.pk)
+            if rule is not None and changes:
+                routed[conversation.pk] = {"rule": rule.pk, **changes}
             threads[key] = conversation
             created.append(
                 Message(
@@ -308,6 +329,17 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
                 )
             )
         Message.objects.bulk_create(created)
+        conversations = {c.pk: c for c in threads.values()}
+        cases = _after_routing(org, conversations, routed)
+        emergencies = [
+            c.pk
+            for c in conversations.values()
+            if c.urgency == Urgency.CRITICAL
+            and c.emergency_notified_at is None
+            and c.status == Status.OPEN
+        ]
+        for pk in emergencies:
+            alert_emergency(conversations[pk])
         record(
             "inbox.events.ingested",
             actor=Actor.system("inbox"),
@@ -318,9 +350,102 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
                 "conversations_opened": len(opened),
                 "conversations": sorted({m.conversation_id for m in created}),
                 "unlabelled": sum(1 for t in triages if not t),
+                **({"routed": {str(k): v for k, v in routed.items()}} if routed else {}),
+                **({"cases_opened": cases} if cases else {}),
+                **({"emergencies": emergencies} if emergencies else {}),
             },
         )
     return created
+
+
+def _route_by_rules(
+    conversation: Conversation, text: str, rules: Sequence[Any]
+) -> tuple[Any, dict[str, Any]]:
+    """Apply the first matching routing rule to a conversation no person has routed."""
+    from humas.inbox import routing
+
+    if not rules or conversation.routed_manually:
+        return None, {}
+    sample = routing.Sample(
+        text=text,
+        category=conversation.category,
+        urgency=conversation.urgency,
+        language=conversation.language,
+        channel_id=conversation.channel_id,
+    )
+    rule = routing.first_match(rules, sample)
+    if rule is None:
+        return None, {}
+    return rule, routing.apply_rule(conversation, rule)
+
+
+def _after_routing(
+    org: Organisation, conversations: dict[int, Conversation], routed: dict[int, dict[str, Any]]
+) -> list[str]:
+    """Tell the units and people rules routed conversations to; open a case for each
+    complaint a rule sent to a unit (the rule did the forwarding). Return the new cases'
+    tracking numbers."""
+    from humas.inbox.cases import create_case
+
+    opened = []
+    for pk, changes in routed.items():
+        conversation = conversations[pk]
+        if "unit" in changes and conversation.unit is not None:
+            if conversation.category == Category.COMPLAINT and not hasattr(conversation, "case"):
+                case = create_case(conversation, by=Actor.system("inbox"))
+                opened.append(case.tracking_number)
+            _tell_unit(conversation, conversation.unit)
+        if "assignee" in changes and conversation.assignee is not None:
+            with translation.override(org.default_language):
+                notify(
+                    org,
+                    [conversation.assignee],
+                    kind="inbox.assigned",
+                    title=_("A conversation was assigned to you"),
+                    body=str(conversation.contact),
+                    url=_conversation_url(conversation),
+                )
+    return opened
+
+
+def on_duty_members(org: Organisation) -> list[User]:
+    return [
+        m.user
+        for m in Membership.objects.filter(
+            organisation=org, is_active=True, on_duty=True, user__is_active=True
+        ).select_related("user")
+    ]
+
+
+def _admins(org: Organisation) -> list[User]:
+    return [m.user for m in _members(org) if m.role == Role.ADMIN]
+
+
+def alert_emergency(conversation: Conversation) -> None:
+    """Tell the on-duty members (piket) of a critical conversation, in humas and by e-mail;
+    the admins when nobody is on duty. Once per conversation. Part of the caller's
+    transaction (the e-mails leave after its commit)."""
+    org = conversation.organisation
+    people = [
+        u
+        for u in on_duty_members(org)
+        if may_see(Membership.objects.get(organisation=org, user=u), conversation)
+    ] or _admins(org)
+    with translation.override(org.default_language):
+        notify(
+            org,
+            people,
+            kind="inbox.emergency",
+            title=_("Emergency: %(who)s on %(channel)s")
+            % {"who": conversation.contact, "channel": conversation.channel.handle},
+            body=conversation.preview_masked,
+            url=_conversation_url(conversation),
+            email=True,
+        )
+    conversation.emergency_notified_at = timezone.now()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        emergency_notified_at=conversation.emergency_notified_at
+    )
 
 
 # --- answering ---------------------------------------------------------------------------
@@ -337,6 +462,15 @@ def _reply_target(conversation: Conversation) -> InboundEvent | None:
     return message.event if message is not None else None
 
 
+def _content(message: Message) -> PostContent:
+    from humas.publishing.compose import media_for
+
+    return PostContent(
+        text=message.text,
+        media=[media_for(asset, with_data=True) for asset in message.attachments.all()],
+    )
+
+
 def _deliver(message: Message, *, by: Actor) -> Message:
     """Send a stored outbound message; keep it, sent or failed, with one audit entry."""
     conversation = message.conversation
@@ -347,7 +481,7 @@ def _deliver(message: Message, *, by: Actor) -> Message:
         error, kind = _("There is no message from the citizen to answer."), "refused"
     else:
         try:
-            post = reply_to_event(event, PostContent(text=message.text), by=by)
+            post = reply_to_event(event, _content(message), by=by)
         except ProviderError as exc:
             error, kind = exc.message, str(exc.kind)
         except ActionError as exc:
@@ -389,15 +523,21 @@ def _deliver(message: Message, *, by: Actor) -> Message:
     return message
 
 
-def send_reply(conversation: Conversation, text: str, *, by: Actor) -> Message:
-    """Answer the citizen through the conversation's channel, in their thread.
+def send_reply(
+    conversation: Conversation, text: str, *, by: Actor, media: Sequence[MediaAsset] = ()
+) -> Message:
+    """Answer the citizen through the conversation's channel, in their thread, with
+    ``media`` from the organisation's library attached.
 
-    The reply is stored before the network is called, so a rejection leaves it in the
-    conversation as a failed message with the network's reason, ready to be tried again.
+    The reply is stored before the network is called, so a rejection (an image the network
+    does not take, say) leaves it in the conversation as a failed message with the network's
+    reason, ready to be tried again.
     """
     text = clean_text(text).strip()
     if not text:
         raise ActionError(_("Write the reply first."))
+    if any(asset.organisation_id != conversation.organisation_id for asset in media):
+        raise ActionError(_("Choose files from your organisation's media library."))
     message = Message.objects.create(
         conversation=conversation,
         direction=Direction.OUT,
@@ -407,6 +547,8 @@ def send_reply(conversation: Conversation, text: str, *, by: Actor) -> Message:
         created_at=timezone.now(),
         send_status=SendStatus.SENDING,
     )
+    if media:
+        message.attachments.set(media)
     return _deliver(message, by=by)
 
 
@@ -541,6 +683,25 @@ def assign_conversation(conversation: Conversation, assignee: User | None, *, by
         )
 
 
+def _tell_unit(conversation: Conversation, unit: Unit) -> None:
+    """Notify the unit agents of ``unit`` that a conversation is theirs now."""
+    org = conversation.organisation
+    agents = [
+        m.user
+        for m in _members(org)
+        if m.unit_id == unit.pk and not m.has_perm("inbox.view") and m.has_perm("cases.view_unit")
+    ]
+    with translation.override(org.default_language):
+        notify(
+            org,
+            agents,
+            kind="inbox.routed",
+            title=_("A conversation was routed to %(unit)s") % {"unit": unit.name},
+            body=str(conversation.contact),
+            url=_conversation_url(conversation),
+        )
+
+
 def route_conversation(conversation: Conversation, unit: Unit | None, *, by: Actor) -> None:
     """Send the conversation to the unit that must act on it; its agents are told."""
     org = conversation.organisation
@@ -550,24 +711,10 @@ def route_conversation(conversation: Conversation, unit: Unit | None, *, by: Act
         _locked(conversation)
         before = conversation.unit
         conversation.unit = unit
-        conversation.save(update_fields=["unit"])
+        conversation.routed_manually = True
+        conversation.save(update_fields=["unit", "routed_manually"])
         if unit is not None and unit != before:
-            agents = [
-                m.user
-                for m in _members(org)
-                if m.unit_id == unit.pk
-                and not m.has_perm("inbox.view")
-                and m.has_perm("cases.view_unit")
-            ]
-            with translation.override(org.default_language):
-                notify(
-                    org,
-                    agents,
-                    kind="inbox.routed",
-                    title=_("A conversation was routed to %(unit)s") % {"unit": unit.name},
-                    body=str(conversation.contact),
-                    url=_conversation_url(conversation),
-                )
+            _tell_unit(conversation, unit)
         record(
             "inbox.conversation.routed",
             actor=by,
@@ -669,3 +816,101 @@ def reopen_conversation(conversation: Conversation, *, by: Actor) -> None:
             target=conversation,
             payload={"resolved_at": resolved_at},
         )
+
+
+def is_emergency(conversation: Conversation) -> bool:
+    return conversation.category == Category.EMERGENCY or conversation.urgency == Urgency.CRITICAL
+
+
+def resolve_conversations(
+    conversations: Sequence[Conversation], *, by: Actor
+) -> tuple[list[int], list[int]]:
+    """Resolve many open conversations at once; return (resolved, skipped) ids.
+
+    Emergencies are skipped: each must be looked at and resolved on its own page.
+    """
+    resolved: list[int] = []
+    skipped: list[int] = []
+    if not conversations:
+        return resolved, skipped
+    org = conversations[0].organisation
+    with transaction.atomic():
+        rows = Conversation.objects.select_for_update().filter(
+            pk__in=[c.pk for c in conversations], organisation=org, status=Status.OPEN
+        )
+        now = timezone.now()
+        for conversation in rows.order_by("pk"):
+            if is_emergency(conversation):
+                skipped.append(conversation.pk)
+                continue
+            resolved.append(conversation.pk)
+        Conversation.objects.filter(pk__in=resolved).update(status=Status.RESOLVED, resolved_at=now)
+        record(
+            "inbox.conversations.resolved",
+            actor=by,
+            organisation=org,
+            payload={"resolved": resolved, "skipped_emergencies": skipped},
+        )
+    return resolved, skipped
+
+
+# --- canned replies ----------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"\{(\w*)\}")
+#: The placeholders a canned reply may use.
+VARIABLES = ("name", "tracking_number", "unit")
+
+
+def fill_canned_reply(reply: CannedReply, conversation: Conversation) -> tuple[str, list[str]]:
+    """The reply's text for this conversation, and the placeholders left as they were
+    (unknown ones, and known ones with nothing to put there, e.g. no case yet)."""
+    from humas.inbox.models import Case
+
+    case = Case.objects.filter(conversation=conversation).only("tracking_number").first()
+    contact = conversation.contact
+    values = {
+        "name": contact.display_name or contact.handle,
+        "tracking_number": case.tracking_number if case else "",
+        "unit": conversation.unit.name if conversation.unit else "",
+    }
+    left: list[str] = []
+
+    def substitute(found: re.Match[str]) -> str:
+        value = values.get(found.group(1), "")
+        if value:
+            return value
+        if found.group(0) not in left:
+            left.append(found.group(0))
+        return found.group(0)
+
+    return _VARIABLE.sub(substitute, reply.text), left
+
+
+def save_canned_reply(
+    org: Organisation, reply: CannedReply | None, *, by: Actor, title: str, text: str
+) -> CannedReply:
+    title, text = clean_text(title).strip(), clean_text(text).strip()
+    if not title or not text:
+        raise ActionError(_("Give the reply a title and a text."))
+    with transaction.atomic():
+        before = {"title": reply.title, "text": reply.text} if reply is not None else None
+        if reply is None:
+            reply = CannedReply(organisation=org)
+        reply.title, reply.text = title, text
+        reply.save()
+        record(
+            "inbox.canned_reply.created" if before is None else "inbox.canned_reply.changed",
+            actor=by,
+            organisation=org,
+            target=reply,
+            payload={"before": before, "after": {"title": title, "text": text}},
+        )
+    return reply
+
+
+def delete_canned_reply(reply: CannedReply, *, by: Actor) -> None:
+    org = reply.organisation
+    with transaction.atomic():
+        payload = {"reply": reply.pk, "title": reply.title}
+        reply.delete()
+        record("inbox.canned_reply.deleted", actor=by, organisation=org, payload=payload)

@@ -24,6 +24,7 @@ from humas.inbox.models import (
     Status,
     Urgency,
 )
+from humas.publishing.models import MediaAsset
 
 ORDERS = [("urgent", _("Most urgent first")), ("newest", _("Newest first"))]
 DEADLINE_STATES = [
@@ -44,6 +45,11 @@ class MemberChoiceField(forms.ModelChoiceField):
 
 
 class ChannelChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name or obj.handle} · {obj.network_label}"
+
+
+class ChannelMultipleChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.display_name or obj.handle} · {obj.network_label}"
 
@@ -172,8 +178,26 @@ class InboxFilterForm(forms.Form):
         return rows.order_by("-last_message_at", "-pk")
 
 
+class MediaChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj} ({obj.alt_text})" if obj.alt_text else str(obj)
+
+
 class ReplyForm(forms.Form):
     text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 4}))
+    attachments = MediaChoiceField(
+        label=_("Attach from the media library"),
+        required=False,
+        queryset=MediaAsset.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(
+        self, *args: Any, media: QuerySet[MediaAsset] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if media is not None:
+            self.fields["attachments"].queryset = media  # type: ignore[attr-defined]
 
 
 class NoteForm(forms.Form):
@@ -214,3 +238,161 @@ class LabelForm(forms.Form):
     category = forms.ChoiceField(label=_("Category"), choices=Category.choices)
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices)
     sentiment = forms.ChoiceField(label=_("Sentiment"), choices=Sentiment.choices)
+
+
+# --- routing rules, canned replies, cases -------------------------------------------------
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    categories = forms.MultipleChoiceField(
+        label=_("Category is any of"),
+        required=False,
+        choices=Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    urgencies = forms.MultipleChoiceField(
+        label=_("Urgency is any of"),
+        required=False,
+        choices=Urgency.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    channels = ChannelMultipleChoiceField(
+        label=_("Channel is any of"),
+        required=False,
+        queryset=ChannelAccount.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    languages = forms.MultipleChoiceField(
+        label=_("Language is any of"),
+        required=False,
+        choices=Language.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    keywords = forms.CharField(
+        label=_("Keywords"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One word or phrase per line; any of them, whole words, any case."),
+    )
+    places = forms.CharField(
+        label=_("Place names"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kecamatan, kelurahan or village names, one per line; any of them."),
+    )
+    unit = forms.ModelChoiceField(
+        label=_("Route to unit"), required=False, queryset=Unit.objects.none()
+    )
+    assignee = MemberChoiceField(label=_("Assign to"), required=False, queryset=User.objects.none())
+    raise_urgency = forms.ChoiceField(
+        label=_("Raise urgency to"),
+        required=False,
+        choices=[("", _("Leave as it is")), *Urgency.choices],
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        channels: QuerySet[ChannelAccount],
+        units: QuerySet[Unit],
+        members: QuerySet[User],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].queryset = channels  # type: ignore[attr-defined]
+        self.fields["unit"].queryset = units  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = members  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not (data.get("unit") or data.get("assignee") or data.get("raise_urgency")):
+            raise forms.ValidationError(
+                _("Say what the rule does: route to a unit, assign, or raise the urgency.")
+            )
+        return data
+
+
+class RuleTestForm(forms.Form):
+    text = forms.CharField(
+        label=_("Sample message"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    channel = ChannelChoiceField(
+        label=_("Arriving on"),
+        required=False,
+        queryset=ChannelAccount.objects.none(),
+        empty_label=_("Any channel"),
+    )
+
+    def __init__(self, *args: Any, channels: QuerySet[ChannelAccount], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].queryset = channels  # type: ignore[attr-defined]
+
+
+class CannedReplyForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    text = forms.CharField(
+        label=_("Text"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "You can use {name} (the citizen's name), {tracking_number} (the case's tracking "
+            "number) and {unit} (the unit handling it)."
+        ),
+    )
+
+
+class CaseStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("New status"), choices=())
+    public_note = forms.CharField(
+        label=_("Public note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The citizen can read this on the status page. No personal data."),
+    )
+    internal_note = forms.CharField(
+        label=_("Internal note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, statuses: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = statuses  # type: ignore[attr-defined]
+
+
+class CaseForwardForm(forms.Form):
+    unit = forms.ModelChoiceField(label=_("Forward to unit"), queryset=Unit.objects.none())
+    public_note = forms.CharField(
+        label=_("Public note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    internal_note = forms.CharField(
+        label=_("Internal note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, units: QuerySet[Unit], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units  # type: ignore[attr-defined]
+
+
+class CaseNoteForm(forms.Form):
+    public_note = forms.CharField(
+        label=_("Public note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    internal_note = forms.CharField(
+        label=_("Internal note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class StatusLookupForm(forms.Form):
+    number = forms.CharField(
+        label=_("Tracking number"),
+        max_length=60,
+        widget=forms.TextInput(attrs={"placeholder": "LPR-2026-7KQ4-MX2D", "autocomplete": "off"}),
+    )
+
+
+class BulkResolveForm(forms.Form):
+    conversations = forms.ModelMultipleChoiceField(queryset=Conversation.objects.none())
+
+    def __init__(self, *args: Any, rows: QuerySet[Conversation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["conversations"].queryset = rows  # type: ignore[attr-defined]

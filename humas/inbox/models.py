@@ -158,6 +158,12 @@ class Conversation(models.Model):
     resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True)
     responded_at = models.DateTimeField(_("answered"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # Set when a person routed the conversation: routing rules leave it alone from then on.
+    routed_manually = models.BooleanField(default=False)
+    # A deadline was breached and leadership was told (see humas/inbox/jobs.py).
+    escalated = models.BooleanField(_("escalated"), default=False)
+    # When the on-duty members were told of this emergency (once per conversation).
+    emergency_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -218,6 +224,10 @@ class Message(models.Model):
     send_error = models.TextField(blank=True)
     send_error_kind = models.CharField(max_length=20, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Images or videos from the media library sent with one of our replies.
+    attachments = models.ManyToManyField(
+        "publishing.MediaAsset", blank=True, related_name="+", verbose_name=_("attachments")
+    )
 
     class Meta:
         verbose_name = _("message")
@@ -247,3 +257,219 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"note #{self.pk}"
+
+
+# --- routing rules, canned replies, cases, deadline alerts --------------------------------
+
+
+class RoutingRule(models.Model):
+    """One line of an organisation's routing table: conditions on a newly ingested message
+    and what to do when all of them hold.
+
+    Rules are evaluated in ``position`` order and the first match wins (later rules are not
+    looked at). An empty condition matches everything; a rule without any condition matches
+    every message, so it belongs at the end as a catch-all.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    # Lists of choice values (Category, Urgency, Language); empty: any.
+    categories = models.JSONField(_("categories"), default=list, blank=True)
+    urgencies = models.JSONField(_("urgencies"), default=list, blank=True)
+    languages = models.JSONField(_("languages"), default=list, blank=True)
+    channels = models.ManyToManyField(
+        ChannelAccount, blank=True, related_name="+", verbose_name=_("channels")
+    )
+    # One per line; any of them, whole words, case-insensitive.
+    keywords = models.TextField(_("keywords"), blank=True)
+    places = models.TextField(_("place names"), blank=True)
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("route to unit"),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assign to"),
+    )
+    raise_urgency = models.CharField(
+        _("raise urgency to"), max_length=10, choices=Urgency.choices, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["organisation", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [k.strip() for k in self.keywords.splitlines() if k.strip()]
+
+    @property
+    def place_list(self) -> list[str]:
+        return [p.strip() for p in self.places.splitlines() if p.strip()]
+
+    def labels(self) -> dict[str, list[str]]:
+        """The chosen categories, urgencies and languages by their translated names."""
+        return {
+            name: [str(dict(choices.choices).get(v, v)) for v in getattr(self, name)]
+            for name, choices in (
+                ("categories", Category),
+                ("urgencies", Urgency),
+                ("languages", Language),
+            )
+        }
+
+
+class CannedReply(models.Model):
+    """A ready answer with ``{name}``, ``{tracking_number}`` and ``{unit}`` placeholders."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="canned_replies"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ["title", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CaseStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    FORWARDED = "forwarded", _("Forwarded")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+class Case(models.Model):
+    """A complaint the organisation handles to the end, with a public tracking number.
+
+    Deadlines follow SP4N-LAPOR!: forwarded to the unit within 3 working days of receipt,
+    followed up within 5, closed after 10 (``humas.lib.workdays``), on the organisation's
+    calendar.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="cases")
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="case", verbose_name=_("conversation")
+    )
+    tracking_number = models.CharField(_("tracking number"), max_length=30, unique=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=CaseStatus.choices, default=CaseStatus.RECEIVED
+    )
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("unit"),
+    )
+    received_at = models.DateTimeField(_("received"))
+    forward_due = models.DateTimeField(_("forward due"))
+    follow_up_due = models.DateTimeField(_("follow-up due"))
+    close_due = models.DateTimeField(_("closing due"))
+    forwarded_at = models.DateTimeField(_("forwarded"), null=True, blank=True)
+    followed_up_at = models.DateTimeField(_("followed up"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    escalated = models.BooleanField(_("escalated"), default=False)
+    # The reply that told the citizen of the resolution (sent, or failed and retriable).
+    resolution_message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-received_at", "-pk"]
+        indexes = [
+            # A unit agent's case list, and the organisation's.
+            models.Index(fields=["unit", "status", "-received_at"], name="case_unit"),
+            models.Index(fields=["organisation", "status", "-received_at"], name="case_list"),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number
+
+    @property
+    def pending_step(self) -> tuple[str, datetime] | None:
+        """The SP4N-LAPOR! step the case waits for and when it is due."""
+        if self.status == CaseStatus.RECEIVED:
+            return "forward", self.forward_due
+        if self.status == CaseStatus.FORWARDED:
+            return "follow_up", self.follow_up_due
+        if self.status == CaseStatus.IN_PROGRESS:
+            return "close", self.close_due
+        return None
+
+    @property
+    def pending_due(self) -> datetime | None:
+        step = self.pending_step
+        return step[1] if step else None
+
+
+class CaseEvent(models.Model):
+    """One line of a case's timeline: a status change and/or a note.
+
+    ``public_note`` is what the citizen may read on the status page; ``internal_note`` is for
+    colleagues only.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(_("status"), max_length=12, choices=CaseStatus.choices, blank=True)
+    public_note = models.TextField(_("public note"), blank=True)
+    internal_note = models.TextField(_("internal note"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_label = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(_("when"))
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.status or 'note'}"
+
+
+class DeadlineAlert(models.Model):
+    """A warning or escalation already sent, so the periodic check sends each only once.
+
+    ``key`` names the object, the step, the kind and the deadline itself: a deadline that
+    moves (a category corrected) can be warned about again.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

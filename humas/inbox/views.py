@@ -12,29 +12,53 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from humas.accounts.actions import ActionError
-from humas.accounts.audit import Actor
+from humas.accounts.audit import Actor, client_ip
 from humas.accounts.models import Membership, Organisation, Unit, User
 from humas.channels.models import ChannelAccount, ChannelPost
-from humas.inbox import access, actions
+from humas.inbox import access, actions, cases, routing
 from humas.inbox.forms import (
     AssignForm,
+    BulkResolveForm,
+    CannedReplyForm,
+    CaseForwardForm,
+    CaseNoteForm,
+    CaseStatusForm,
     InboxFilterForm,
     LabelForm,
     NoteForm,
     ReplyForm,
     RouteForm,
+    RuleForm,
+    RuleTestForm,
+    StatusLookupForm,
 )
-from humas.inbox.models import Conversation, Direction, Message, SendStatus, Status
+from humas.inbox.models import (
+    CannedReply,
+    Case,
+    CaseStatus,
+    Category,
+    Conversation,
+    Direction,
+    Language,
+    Message,
+    RoutingRule,
+    SendStatus,
+    Status,
+    Urgency,
+)
 from humas.lib.workdays import deadline_state
+from humas.publishing.models import MediaAsset
 
 PAGE_SIZE = 50
 
@@ -65,6 +89,18 @@ def _deadline(conversation: Conversation) -> str:
     if due is None:
         return ""
     return str(deadline_state(timezone.now(), due, actions.WARN_BEFORE))
+
+
+#: How many of the newest media files the reply box offers to attach.
+LIBRARY_CHOICES = 30
+
+
+def _library(org: Organisation) -> QuerySet[MediaAsset]:
+    """The newest files of the organisation's media library, to attach to a reply."""
+    newest = MediaAsset.objects.filter(organisation=org).order_by("-created_at", "-pk")
+    return MediaAsset.objects.filter(
+        pk__in=list(newest.values_list("pk", flat=True)[:LIBRARY_CHOICES])
+    )
 
 
 def _conversation_url(conversation: Conversation) -> HttpResponse:
@@ -136,9 +172,9 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     membership = access.inbox_membership(request)
     unmasked = access.sees_personal_data(request)
     thread = list(
-        conversation.messages.select_related("event", "channel_post", "author").order_by(
-            "created_at", "pk"
-        )
+        conversation.messages.select_related("event", "channel_post", "author")
+        .prefetch_related("attachments")
+        .order_by("created_at", "pk")
     )
     first_in = next((m for m in thread if m.direction == Direction.IN), None)
     shown = [
@@ -155,6 +191,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         .order_by("-last_message_at")[:20]
     )
     may_work = actions.may_work(membership, conversation)
+    case = Case.objects.filter(conversation=conversation).first()
     return render(
         request,
         "inbox/conversation.html",
@@ -168,7 +205,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
             "deadline": _deadline(conversation),
             "may_work": may_work,
             "may_route": membership.has_perm("inbox.work"),
-            "reply_form": ReplyForm(),
+            "reply_form": ReplyForm(media=_library(conversation.organisation)),
             "note_form": NoteForm(),
             "assign_form": AssignForm(
                 initial={"assignee": conversation.assignee_id}, members=_members(membership)
@@ -185,6 +222,11 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
             ),
             "failed": SendStatus.FAILED,
             "open": conversation.status == Status.OPEN,
+            "case": case,
+            "may_open_case": may_work
+            and case is None
+            and conversation.category == Category.COMPLAINT,
+            "canned_replies": access.canned_replies_for(request) if may_work else [],
         },
     )
 
@@ -209,13 +251,16 @@ def _run(request: HttpRequest, action: Any, success: str, *args: Any, **kwargs: 
 @require_POST
 def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = access.get_conversation_for(request, conversation_id, write=True)
-    form = ReplyForm(request.POST)
+    form = ReplyForm(request.POST, media=_library(conversation.organisation))
     if not form.is_valid():
         _errors(request, form)
         return _conversation_url(conversation)
     try:
         message = actions.send_reply(
-            conversation, form.cleaned_data["text"], by=Actor.from_request(request)
+            conversation,
+            form.cleaned_data["text"],
+            media=list(form.cleaned_data["attachments"]),
+            by=Actor.from_request(request),
         )
     except ActionError as exc:
         messages.error(request, str(exc))
@@ -344,3 +389,434 @@ def conversation_reopen(request: HttpRequest, conversation_id: int) -> HttpRespo
         conversation,
     )
     return _conversation_url(conversation)
+
+
+@login_required
+@require_POST
+def conversation_bulk_resolve(request: HttpRequest) -> HttpResponse:
+    """Resolve the conversations ticked on the list; emergencies are skipped and said so."""
+    membership = access.require(request, "inbox.work")
+    rows = access.conversations_for(request).filter(organisation=membership.organisation)
+    form = BulkResolveForm(request.POST, rows=rows)
+    if not form.is_valid():
+        messages.error(request, _("Tick the conversations to resolve first."))
+        return redirect("inbox:list")
+    resolved, skipped = actions.resolve_conversations(
+        list(form.cleaned_data["conversations"]), by=Actor.from_request(request)
+    )
+    if resolved:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d conversation was resolved.",
+                "%(count)d conversations were resolved.",
+                len(resolved),
+            )
+            % {"count": len(resolved)},
+        )
+    if skipped:
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)d emergency was not resolved: open it and resolve it on its own.",
+                "%(count)d emergencies were not resolved: open each and resolve it on its own.",
+                len(skipped),
+            )
+            % {"count": len(skipped)},
+        )
+    return redirect("inbox:list")
+
+
+# --- canned replies -------------------------------------------------------------------------
+
+
+@login_required
+def canned_reply_fill(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The reply box, filled with the canned reply ``?reply=<id>`` for this conversation
+    (empty without one): an htmx fragment."""
+    conversation = access.get_conversation_for(request, conversation_id, write=True)
+    text, left = "", list[str]()
+    if request.GET.get("reply"):
+        try:
+            reply_id = int(request.GET["reply"])
+        except ValueError:
+            raise Http404("no such canned reply") from None
+        reply = access.get_canned_reply_for(request, reply_id)
+        text, left = actions.fill_canned_reply(reply, conversation)
+    return render(
+        request,
+        "inbox/_reply_box.html",
+        {"reply_form": ReplyForm(initial={"text": text}), "left": left},
+    )
+
+
+@login_required
+def canned_reply_list(request: HttpRequest) -> HttpResponse:
+    replies = access.canned_replies_for(request, write=True)
+    return render(request, "inbox/canned_reply_list.html", {"replies": replies})
+
+
+def _canned_reply_form(request: HttpRequest, reply: CannedReply | None) -> HttpResponse:
+    org = access.require(request, "org.manage").organisation
+    initial = {"title": reply.title, "text": reply.text} if reply else None
+    form = CannedReplyForm(request.POST or None, initial=initial)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _run(
+            request,
+            actions.save_canned_reply,
+            _("The canned reply was saved."),
+            org,
+            reply,
+            **form.cleaned_data,
+        )
+    ):
+        return redirect("inbox:canned_reply_list")
+    return render(request, "inbox/canned_reply_form.html", {"form": form, "reply": reply})
+
+
+@login_required
+def canned_reply_new(request: HttpRequest) -> HttpResponse:
+    return _canned_reply_form(request, None)
+
+
+@login_required
+def canned_reply_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
+    return _canned_reply_form(request, access.get_canned_reply_for(request, reply_id, write=True))
+
+
+@login_required
+@require_POST
+def canned_reply_delete(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = access.get_canned_reply_for(request, reply_id, write=True)
+    _run(request, actions.delete_canned_reply, _("The canned reply was deleted."), reply)
+    return redirect("inbox:canned_reply_list")
+
+
+# --- routing rules --------------------------------------------------------------------------
+
+
+def _rule_page(request: HttpRequest, **extra: Any) -> HttpResponse:
+    membership = access.require(request, "org.manage")
+    org = membership.organisation
+    return render(
+        request,
+        "inbox/rule_list.html",
+        {
+            "rules": access.rules_for(request).prefetch_related("channels"),
+            "test_form": RuleTestForm(channels=ChannelAccount.objects.filter(organisation=org)),
+            **extra,
+        },
+    )
+
+
+@login_required
+def rule_list(request: HttpRequest) -> HttpResponse:
+    return _rule_page(request)
+
+
+def _rule_form(request: HttpRequest, rule: RoutingRule | None) -> HttpResponse:
+    membership = access.require(request, "org.manage")
+    org = membership.organisation
+    initial = None
+    if rule is not None:
+        initial = {
+            "name": rule.name,
+            "is_active": rule.is_active,
+            "categories": rule.categories,
+            "urgencies": rule.urgencies,
+            "languages": rule.languages,
+            "channels": list(rule.channels.all()),
+            "keywords": rule.keywords,
+            "places": rule.places,
+            "unit": rule.unit,
+            "assignee": rule.assignee,
+            "raise_urgency": rule.raise_urgency,
+        }
+    form = RuleForm(
+        request.POST or None,
+        initial=initial,
+        channels=ChannelAccount.objects.filter(organisation=org),
+        units=Unit.objects.filter(organisation=org),
+        members=_members(membership),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        channels = list(data.pop("channels"))
+        if _run(
+            request,
+            routing.save_rule,
+            _("The routing rule was saved."),
+            org,
+            rule,
+            channels=channels,
+            **data,
+        ):
+            return redirect("inbox:rule_list")
+    return render(request, "inbox/rule_form.html", {"form": form, "rule": rule})
+
+
+@login_required
+def rule_new(request: HttpRequest) -> HttpResponse:
+    return _rule_form(request, None)
+
+
+@login_required
+def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
+    return _rule_form(request, access.get_rule_for(request, rule_id))
+
+
+@login_required
+@require_POST
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    rule = access.get_rule_for(request, rule_id)
+    _run(request, routing.delete_rule, _("The routing rule was deleted."), rule)
+    return redirect("inbox:rule_list")
+
+
+@login_required
+@require_POST
+def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
+    rule = access.get_rule_for(request, rule_id)
+    try:
+        routing.move_rule(rule, request.POST.get("direction", ""), by=Actor.from_request(request))
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    return redirect("inbox:rule_list")
+
+
+@login_required
+@require_POST
+def rule_test(request: HttpRequest) -> HttpResponse:
+    """Run the triage and the rules on a pasted message; show which rule matched and why.
+    Nothing is stored. htmx swaps the result in; without JavaScript the whole page comes back."""
+    membership = access.require(request, "org.manage")
+    org = membership.organisation
+    form = RuleTestForm(request.POST, channels=ChannelAccount.objects.filter(organisation=org))
+    context: dict[str, Any] = {"test_form": form}
+    if form.is_valid():
+        text = actions.clean_text(form.cleaned_data["text"])
+        channel = form.cleaned_data["channel"]
+        sample = routing.Sample(
+            text=text,
+            channel_id=channel.pk if channel else None,
+            **actions.triage_labels(text),
+        )
+        verdicts = routing.explain(routing.active_rules(org), sample)
+        context["result"] = {
+            "sample": sample,
+            "category": Category(sample.category).label,
+            "urgency": Urgency(sample.urgency).label,
+            "language": Language(sample.language).label,
+            "verdicts": verdicts,
+            "matched": next((v.rule for v in verdicts if v.matched), None),
+        }
+    if request.headers.get("HX-Request"):
+        return render(request, "inbox/_rule_test.html", context)
+    return _rule_page(request, **context)
+
+
+# --- cases ----------------------------------------------------------------------------------
+
+
+@login_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    membership = access.inbox_membership(request)
+    rows = access.cases_for(request)
+    status = request.GET.get("status", "open")
+    if status == "open":
+        rows = rows.exclude(status__in=[CaseStatus.RESOLVED, CaseStatus.CLOSED])
+    elif status in CaseStatus.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows.order_by("-received_at", "-pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    items = [
+        {
+            "case": c,
+            "deadline": str(deadline_state(now, c.pending_due, actions.WARN_BEFORE))
+            if c.pending_due
+            else "",
+        }
+        for c in page
+    ]
+    return render(
+        request,
+        "inbox/case_list.html",
+        {
+            "page": page,
+            "items": items,
+            "status": status,
+            "statuses": CaseStatus.choices,
+            "zone": _zone(membership.organisation),
+        },
+    )
+
+
+@login_required
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = access.get_case_for(request, case_id)
+    membership = access.inbox_membership(request)
+    may_work = cases.may_work_case(membership, case)
+    nexts = [
+        (s, CaseStatus(s).label)
+        for s in CaseStatus.values
+        if s in cases.TRANSITIONS[CaseStatus(case.status)] and s != CaseStatus.FORWARDED
+    ]
+    return render(
+        request,
+        "inbox/case.html",
+        {
+            "case": case,
+            "conversation": case.conversation,
+            "events": case.events.select_related("author"),
+            "zone": _zone(case.organisation),
+            "deadline": str(deadline_state(timezone.now(), case.pending_due, actions.WARN_BEFORE))
+            if case.pending_due
+            else "",
+            "may_work": may_work,
+            "may_forward": membership.has_perm("inbox.work")
+            and case.status in (CaseStatus.RECEIVED, CaseStatus.FORWARDED),
+            "status_form": CaseStatusForm(statuses=nexts) if nexts else None,
+            "forward_form": CaseForwardForm(
+                initial={"unit": case.unit_id}, units=_units(membership)
+            ),
+            "note_form": CaseNoteForm(),
+            "resolution": case.resolution_message,
+            "failed": SendStatus.FAILED,
+        },
+    )
+
+
+def _case_url(case: Case) -> HttpResponse:
+    return redirect("inbox:case", case_id=case.pk)
+
+
+@login_required
+@require_POST
+def case_open(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = access.get_conversation_for(request, conversation_id, write=True)
+    try:
+        case = cases.open_case(conversation, by=Actor.from_request(request))
+    except ActionError as exc:
+        messages.error(request, str(exc))
+        return _conversation_url(conversation)
+    messages.success(
+        request,
+        _("Case %(number)s was opened.") % {"number": case.tracking_number},
+    )
+    return _case_url(case)
+
+
+@login_required
+@require_POST
+def case_forward(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = access.get_case_to_forward(request, case_id)
+    form = CaseForwardForm(request.POST, units=_units(access.inbox_membership(request)))
+    if form.is_valid():
+        _run(
+            request,
+            cases.forward_case,
+            _("The case was forwarded."),
+            case,
+            form.cleaned_data["unit"],
+            public_note=form.cleaned_data["public_note"],
+            internal_note=form.cleaned_data["internal_note"],
+        )
+    else:
+        _errors(request, form)
+    return _case_url(case)
+
+
+@login_required
+@require_POST
+def case_status(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = access.get_case_for(request, case_id, write=True)
+    form = CaseStatusForm(request.POST, statuses=CaseStatus.choices)
+    if not form.is_valid():
+        _errors(request, form)
+        return _case_url(case)
+    try:
+        reply = cases.change_case_status(
+            case,
+            form.cleaned_data["status"],
+            public_note=form.cleaned_data["public_note"],
+            internal_note=form.cleaned_data["internal_note"],
+            by=Actor.from_request(request),
+        )
+    except ActionError as exc:
+        messages.error(request, str(exc))
+        return _case_url(case)
+    messages.success(request, _("The case status was changed."))
+    if reply is not None:
+        _tell_outcome(request, reply)
+    return _case_url(case)
+
+
+@login_required
+@require_POST
+def case_note(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = access.get_case_for(request, case_id, write=True)
+    form = CaseNoteForm(request.POST)
+    if form.is_valid():
+        _run(request, cases.add_case_note, _("The note was added."), case, **form.cleaned_data)
+    else:
+        _errors(request, form)
+    return _case_url(case)
+
+
+# --- the public status page -----------------------------------------------------------------
+
+#: Lookups one address may make per window; enough for a family checking a few reports, far
+#: too few to find a number among 32^8 by guessing.
+STATUS_LOOKUPS = 20
+STATUS_WINDOW_SECONDS = 15 * 60
+
+
+def _too_many_lookups(request: HttpRequest) -> bool:
+    key = f"inbox.status:{client_ip(request) or 'unknown'}"
+    cache.add(key, 0, STATUS_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # Expired between add and incr: this lookup starts a new window.
+        cache.set(key, 1, STATUS_WINDOW_SECONDS)
+        count = 1
+    return count > STATUS_LOOKUPS
+
+
+def public_status(request: HttpRequest) -> HttpResponse:
+    """A citizen types their tracking number and sees how the report stands.
+
+    Only the status, the unit's name, the dates and the public notes are shown: never a
+    name, a handle or the message. A malformed number and an unknown one get the same answer.
+    """
+    form = StatusLookupForm(request.POST or None)
+    context: dict[str, Any] = {"form": form}
+    status = 200
+    if request.method == "POST":
+        if _too_many_lookups(request):
+            context["limited"] = True
+            status = 429
+        elif form.is_valid():
+            number = cases.parse_tracking_number(form.cleaned_data["number"])
+            case = (
+                Case.objects.filter(tracking_number=number)
+                .select_related("unit", "organisation")
+                .first()
+                if number
+                else None
+            )
+            if case is None:
+                context["not_found"] = True
+            else:
+                context["case"] = case
+                context["zone"] = _zone(case.organisation)
+                context["events"] = [
+                    e for e in case.events.order_by("created_at", "pk") if e.status or e.public_note
+                ]
+        else:
+            context["not_found"] = True
+    return render(request, "inbox/status.html", context, status=status)

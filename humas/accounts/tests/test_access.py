@@ -24,6 +24,8 @@ PUBLIC = {
     "ops:healthz",
     "channels:webhook",
     "channels:public_feed",
+    # Citizens look up a report by its tracking number (no personal data, rate-limited).
+    "inbox:status",
 }
 OWN_ACCOUNT = {
     "home",
@@ -73,6 +75,13 @@ PAGES = {
     # Responders and admins see the whole inbox, unit agents their unit's part of it: the
     # roles that reach the page are exactly those holding cases.view_unit.
     "inbox:list": ("cases.view_unit", {}, 200),
+    "inbox:case_list": ("cases.view_unit", {}, 200),
+    "inbox:bulk_resolve": ("inbox.work", {}, POST_ONLY),
+    "inbox:rule_list": ("org.manage", {}, 200),
+    "inbox:rule_new": ("org.manage", {}, 200),
+    "inbox:rule_test": ("org.manage", {}, POST_ONLY),
+    "inbox:canned_reply_list": ("org.manage", {}, 200),
+    "inbox:canned_reply_new": ("org.manage", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -115,6 +124,17 @@ OBJECT_PAGES = {
     "inbox:resolve": ("conversation", "post"),
     "inbox:reopen": ("conversation", "post"),
     "inbox:retry": ("message", "post"),
+    "inbox:case_open": ("conversation", "post"),
+    "inbox:canned_reply_fill": ("conversation", "get"),
+    "inbox:case": ("case", "get"),
+    "inbox:case_forward": ("case", "post"),
+    "inbox:case_status": ("case", "post"),
+    "inbox:case_note": ("case", "post"),
+    "inbox:rule_edit": ("rule", "get"),
+    "inbox:rule_delete": ("rule", "post"),
+    "inbox:rule_move": ("rule", "post"),
+    "inbox:canned_reply_edit": ("canned_reply", "get"),
+    "inbox:canned_reply_delete": ("canned_reply", "post"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -198,10 +218,21 @@ def org_a_objects(org, unit, admin, editor):
 
 
 def inbox_objects(channel):
+    from humas.inbox.cases import create_case
+    from humas.inbox.models import CannedReply, RoutingRule
     from humas.inbox.testing import make_conversation, make_failed_reply
 
     conversation = make_conversation(channel)
-    return {"conversation": conversation, "message": make_failed_reply(conversation)}
+    org = channel.organisation
+    return {
+        "conversation": conversation,
+        "message": make_failed_reply(conversation),
+        "case": create_case(make_conversation(channel, author="sari"), by=Actor.system()),
+        "rule": RoutingRule.objects.create(organisation=org, name="Banjir", position=1),
+        "canned_reply": CannedReply.objects.create(
+            organisation=org, title="Terima kasih", text="Terima kasih, {name}."
+        ),
+    }
 
 
 def publishing_objects(org, editor, channel):
@@ -302,6 +333,17 @@ ANALYST_GETS = {
     "inbox:resolve": 403,
     "inbox:reopen": 403,
     "inbox:retry": 403,
+    "inbox:case_open": 403,
+    "inbox:canned_reply_fill": 403,
+    "inbox:case": 403,
+    "inbox:case_forward": 403,
+    "inbox:case_status": 403,
+    "inbox:case_note": 403,
+    "inbox:rule_edit": 403,
+    "inbox:rule_delete": 403,
+    "inbox:rule_move": 403,
+    "inbox:canned_reply_edit": 403,
+    "inbox:canned_reply_delete": 403,
 }
 
 
