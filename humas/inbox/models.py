@@ -84,6 +84,23 @@ class Contact(models.Model):
     handle = models.CharField(_("handle"), max_length=255, blank=True)
     display_name = models.CharField(_("name"), max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # One person on several networks: merged identities point at the one kept, whose history
+    # then shows every conversation of them all. Never a chain: merging re-points the merged
+    # identity's own merged ones.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged",
+        verbose_name=_("merged into"),
+    )
+    # Blocked: their messages are still stored (a record of what was sent to the
+    # organisation) but kept out of the default inbox, and never answered automatically.
+    blocked_at = models.DateTimeField(_("blocked"), null=True, blank=True)
+    # Erased on the citizen's request (UU 27/2022): names and message texts are gone, the
+    # rows stay so that counts, deadlines and the audit trail still add up.
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("citizen")
