@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("humas.channels.urls")),
     path("", include("humas.publishing.urls")),
     path("", include("humas.inbox.urls")),
+    path("", include("humas.triage.urls")),
 ]
 
 handler403 = "humas.accounts.views.forbidden"

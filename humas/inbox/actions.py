@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from humas.inbox.models import (
     Sentiment,
     Status,
     Urgency,
+    correction_source,
 )
 from humas.lib.workdays import WorkCalendar
 from humas.publishing.models import MediaAsset
@@ -130,8 +131,9 @@ def clean_text(text: str) -> str:
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def _triage(texts: list[str]) -> list[dict[str, Any]]:
-    """The triage of each text, in one call; empty dicts when the engine failed.
+def _triage(texts: list[str], organisation: Organisation | None = None) -> list[dict[str, Any]]:
+    """The triage of each text, in one call (with the organisation's own model when it has
+    trained one); empty dicts when the engine failed.
 
     A broken classifier must not keep citizens' messages out of the inbox: they come in
     unlabelled and marked for review instead.
@@ -139,16 +141,16 @@ def _triage(texts: list[str]) -> list[dict[str, Any]]:
     from humas.triage import classify_many
 
     try:
-        return [t.as_dict() for t in classify_many(texts)]
+        return [t.as_dict() for t in classify_many(texts, organisation=organisation)]
     except Exception:
         logger.exception("triage failed for %d messages; storing them unlabelled", len(texts))
         return [{} for _text in texts]
 
 
-def triage_labels(text: str) -> dict[str, str]:
+def triage_labels(text: str, organisation: Organisation | None = None) -> dict[str, str]:
     """Category, urgency and language the triage gives ``text``, as the inbox would store
     them (for trying routing rules on a sample; nothing is stored)."""
-    (triage,) = _triage([clean_text(text)])
+    (triage,) = _triage([clean_text(text)], organisation)
     return {
         "category": _choice(triage.get("category"), Category, Category.OTHER),
         "urgency": _choice(triage.get("urgency"), Urgency, Urgency.NORMAL),
@@ -188,7 +190,9 @@ def _contacts(channel: ChannelAccount, events: list[InboundEvent]) -> dict[str, 
             organisation_id=org_id, network=network, external_id__in=list(wanted)
         )
     }
-    missing = [key for key in wanted if key not in found]
+    # Sorted: two workers storing the same citizens (one person writing to two channels)
+    # then take the unique index's locks in the same order instead of deadlocking.
+    missing = sorted(key for key in wanted if key not in found)
     if missing:
         Contact.objects.bulk_create(
             [
@@ -212,6 +216,7 @@ def _contacts(channel: ChannelAccount, events: list[InboundEvent]) -> dict[str, 
                 )
             }
         )
+    renamed = []
     for key, contact in found.items():
         event = wanted[key]
         if (event.author_handle and event.author_handle[:255] != contact.handle) or (
@@ -219,14 +224,23 @@ def _contacts(channel: ChannelAccount, events: list[InboundEvent]) -> dict[str, 
         ):
             contact.handle = event.author_handle[:255] or contact.handle
             contact.display_name = event.author_name[:255] or contact.display_name
-            contact.save(update_fields=["handle", "display_name"])
+            renamed.append(contact)
+    if renamed:
+        renamed.sort(key=lambda c: c.pk)  # the same lock order in every worker, as above
+        Contact.objects.bulk_update(renamed, ["handle", "display_name"])
     return found
 
 
 def _apply_triage(
-    conversation: Conversation, triage: dict[str, Any], at: datetime, org: Organisation
+    conversation: Conversation,
+    triage: dict[str, Any],
+    at: datetime,
+    org: Organisation,
+    *,
+    new: bool,
 ) -> None:
-    """Copy the labels of a newly triaged message onto its conversation."""
+    """Copy the labels of a newly triaged message onto its conversation (``new``: the
+    message opens it, so no deadline moves)."""
     if not triage:
         conversation.needs_review = True
         return
@@ -240,7 +254,7 @@ def _apply_triage(
         if URGENCY_RANK[Urgency(urgency)] < URGENCY_RANK[Urgency(conversation.urgency)]:
             conversation.urgency = urgency
         return
-    changed_category = conversation.pk is not None and category != conversation.category
+    changed_category = not new and category != conversation.category
     conversation.category = category
     conversation.urgency = urgency
     conversation.sentiment = sentiment
@@ -260,6 +274,11 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
     (for direct messages: with the same channel); otherwise it opens a new conversation
     with deadlines from the working calendar. Events already ingested are skipped, so a
     second call with the same rows adds nothing.
+
+    The whole batch is written with a fixed number of queries (contacts, open
+    conversations, new conversations, changed conversations, messages, audit), not a few
+    per message: a poll page or webhook delivery of hundreds of messages is one round of
+    writes (see "Inbox: ingest" in docs/benchmarks.md).
     """
     candidates = [e for e in events if e.kind not in NOT_MESSAGES]
     if not candidates:
@@ -270,52 +289,50 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
         return []
     org = channel.organisation
     texts = [clean_text(e.text) for e in fresh]
-    triages = _triage(texts)
+    triages = _triage(texts, org)
     created: list[Message] = []
-    opened: list[int] = []
+    opened: list[Conversation] = []
+    changed: list[Conversation] = []
     from humas.inbox import routing
 
     rules = routing.active_rules(org)
-    routed: dict[int, dict[str, Any]] = {}
+    # Keyed by id(): new conversations have no primary key until they are written at the end.
+    routed: dict[int, tuple[Conversation, dict[str, Any]]] = {}
     with transaction.atomic():
         contacts = _contacts(channel, fresh)
-        threads: dict[tuple[str, int], Conversation] = {}
-        for event, text, triage in zip(fresh, texts, triages, strict=True):
-            contact = contacts[_contact_key(event)]
-            key = (_thread_key(event), contact.pk)
-            conversation = threads.get(key) or (
-                Conversation.objects.select_for_update()
-                .filter(channel=channel, thread_key=key[0], contact=contact, status=Status.OPEN)
-                .order_by("-last_message_at", "-pk")
-                .first()
-            )
+        keys = [(_thread_key(e), contacts[_contact_key(e)].pk) for e in fresh]
+        threads = _open_conversations(channel, keys, contacts.values())
+        # Every conversation the batch touched, in the order it first did.
+        touched: dict[int, Conversation] = {}
+        for event, text, triage, key in zip(fresh, texts, triages, keys, strict=True):
+            conversation = threads.get(key)
             masked = _masked(text, triage)
             if conversation is None:
                 conversation = Conversation(
                     organisation=org,
                     channel=channel,
                     thread_key=key[0],
-                    contact=contact,
+                    contact=contacts[_contact_key(event)],
                     opened_at=event.created_at,
                     last_message_at=event.created_at,
                 )
-                _apply_triage(conversation, triage, event.created_at, org)
+                _apply_triage(conversation, triage, event.created_at, org, new=True)
                 conversation.first_response_due, conversation.resolution_due = deadlines_for(
                     org, conversation.category, event.created_at
                 )
+                threads[key] = conversation
+                opened.append(conversation)
             else:
-                _apply_triage(conversation, triage, event.created_at, org)
+                _apply_triage(conversation, triage, event.created_at, org, new=False)
                 conversation.last_message_at = max(conversation.last_message_at, event.created_at)
+                if conversation.pk is not None and id(conversation) not in touched:
+                    changed.append(conversation)
+            touched.setdefault(id(conversation), conversation)
             conversation.preview = text[:PREVIEW_LENGTH]
             conversation.preview_masked = (masked or text)[:PREVIEW_LENGTH]
             rule, changes = _route_by_rules(conversation, text, rules)
-            is_new = conversation.pk is None
-            conversation.save()
-            if is_new:
-                opened.append(conversation.pk)
             if rule is not None and changes:
-                routed[conversation.pk] = {"rule": rule.pk, **changes}
-            threads[key] = conversation
+                routed[id(conversation)] = (conversation, {"rule": rule.pk, **changes})
             created.append(
                 Message(
                     conversation=conversation,
@@ -328,9 +345,13 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
                     triage=triage,
                 )
             )
+        Conversation.objects.bulk_create(opened)
+        if changed:
+            Conversation.objects.bulk_update(changed, INGEST_FIELDS)
         Message.objects.bulk_create(created)
-        conversations = {c.pk: c for c in threads.values()}
-        cases = _after_routing(org, conversations, routed)
+        conversations = {c.pk: c for c in touched.values()}
+        routed_by_pk = {c.pk: changes for c, changes in routed.values()}
+        cases = _after_routing(org, conversations, routed_by_pk)
         emergencies = [
             c.pk
             for c in conversations.values()
@@ -338,8 +359,7 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
             and c.emergency_notified_at is None
             and c.status == Status.OPEN
         ]
-        for pk in emergencies:
-            alert_emergency(conversations[pk])
+        _alert_emergencies(org, [conversations[pk] for pk in emergencies])
         record(
             "inbox.events.ingested",
             actor=Actor.system("inbox"),
@@ -350,12 +370,63 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
                 "conversations_opened": len(opened),
                 "conversations": sorted({m.conversation_id for m in created}),
                 "unlabelled": sum(1 for t in triages if not t),
-                **({"routed": {str(k): v for k, v in routed.items()}} if routed else {}),
+                **({"routed": {str(k): v for k, v in routed_by_pk.items()}} if routed else {}),
                 **({"cases_opened": cases} if cases else {}),
                 **({"emergencies": emergencies} if emergencies else {}),
             },
         )
     return created
+
+
+#: What ingesting a message may change on a conversation it joins.
+INGEST_FIELDS = [
+    "category",
+    "urgency",
+    "sentiment",
+    "language",
+    "abusive",
+    "needs_review",
+    "first_response_due",
+    "resolution_due",
+    "last_message_at",
+    "preview",
+    "preview_masked",
+    "unit",
+    "assignee",
+]
+
+
+def _open_conversations(
+    channel: ChannelAccount, keys: Sequence[tuple[str, int]], contacts: Iterable[Contact]
+) -> dict[tuple[str, int], Conversation]:
+    """The latest open conversation of each (thread key, contact id), locked, in one query.
+
+    The filter on thread keys and contacts separately may fetch a few rows of other pairs
+    (a citizen of this batch in another thread of this batch); they are dropped here. Served
+    by the ``conv_thread`` index.
+    """
+    wanted = set(keys)
+    rows = (
+        Conversation.objects.select_for_update()
+        .filter(
+            channel=channel,
+            status=Status.OPEN,
+            thread_key__in={k for k, _c in wanted},
+            contact_id__in={c for _k, c in wanted},
+        )
+        # No select_related: FOR UPDATE would lock the joined contacts too, and two workers
+        # ingesting channels that share citizens deadlocked on them.
+        .order_by("last_message_at", "pk")
+    )
+    by_pk = {c.pk: c for c in contacts}
+    found = {}
+    for c in rows:  # ascending, so the latest of each pair is the one left in the dict
+        # The alerts, cases and notifications read these: no query per conversation.
+        c.channel = channel
+        c.organisation = channel.organisation
+        c.contact = by_pk[c.contact_id]
+        found[(c.thread_key, c.contact_id)] = c
+    return {key: c for key, c in found.items() if key in wanted}
 
 
 def _route_by_rules(
@@ -425,26 +496,43 @@ def alert_emergency(conversation: Conversation) -> None:
     """Tell the on-duty members (piket) of a critical conversation, in humas and by e-mail;
     the admins when nobody is on duty. Once per conversation. Part of the caller's
     transaction (the e-mails leave after its commit)."""
-    org = conversation.organisation
-    people = [
-        u
-        for u in on_duty_members(org)
-        if may_see(Membership.objects.get(organisation=org, user=u), conversation)
-    ] or _admins(org)
+    _alert_emergencies(conversation.organisation, [conversation])
+
+
+def _alert_emergencies(org: Organisation, conversations: Sequence[Conversation]) -> None:
+    """:func:`alert_emergency` for several conversations of one organisation: the on-duty
+    members and the admins are read once, the conversations marked in one update."""
+    # A blocked citizen's messages are kept, but nobody is called out for them.
+    conversations = [c for c in conversations if c.contact.blocked_at is None]
+    if not conversations:
+        return
+    on_duty = list(
+        Membership.objects.filter(
+            organisation=org, is_active=True, on_duty=True, user__is_active=True
+        ).select_related("user")
+    )
+    admins: list[User] | None = None
+    now = timezone.now()
     with translation.override(org.default_language):
-        notify(
-            org,
-            people,
-            kind="inbox.emergency",
-            title=_("Emergency: %(who)s on %(channel)s")
-            % {"who": conversation.contact, "channel": conversation.channel.handle},
-            body=conversation.preview_masked,
-            url=_conversation_url(conversation),
-            email=True,
-        )
-    conversation.emergency_notified_at = timezone.now()
-    Conversation.objects.filter(pk=conversation.pk).update(
-        emergency_notified_at=conversation.emergency_notified_at
+        for conversation in conversations:
+            people = [m.user for m in on_duty if may_see(m, conversation)]
+            if not people:
+                if admins is None:
+                    admins = _admins(org)
+                people = admins
+            notify(
+                org,
+                people,
+                kind="inbox.emergency",
+                title=_("Emergency: %(who)s on %(channel)s")
+                % {"who": conversation.contact, "channel": conversation.channel.handle},
+                body=conversation.preview_masked,
+                url=_conversation_url(conversation),
+                email=True,
+            )
+            conversation.emergency_notified_at = now
+    Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(
+        emergency_notified_at=now
     )
 
 
@@ -741,12 +829,13 @@ def correct_labels(
             raise ActionError(_("Choose a label from the list."))
     with transaction.atomic():
         _locked(conversation)
+        was_unsure = conversation.needs_review
         changes = {
             field: [getattr(conversation, field), value]
             for field, value in wanted.items()
             if getattr(conversation, field) != value
         }
-        if not changes and not conversation.needs_review:
+        if not changes and not was_unsure:
             return {}
         for field, (_old, new) in changes.items():
             setattr(conversation, field, new)
@@ -773,6 +862,20 @@ def correct_labels(
                 "at": timezone.now().isoformat(),
             }
             message.save(update_fields=["corrections"])
+            # The operator's judgement teaches the organisation's own triage model: the
+            # fields they changed, and all of them when they confirmed an unsure triage.
+            taught = wanted if was_unsure else {f: wanted[f] for f in changes}
+            text = (message.masked_text or message.text).strip()
+            if text and taught:
+                from humas.triage.actions import add_corrections
+
+                add_corrections(
+                    conversation.organisation,
+                    text=text,
+                    labels=dict(taught),
+                    by=by,
+                    source=correction_source(message.pk),
+                )
         record(
             "inbox.conversation.relabelled",
             actor=by,

@@ -325,6 +325,12 @@ def change_case_status(
         )
     if status != CaseStatus.RESOLVED:
         return None
+    from humas.inbox.contacts import answers_automatically
+
+    fresh = Conversation.objects.select_related("contact").get(pk=case.conversation_id)
+    if not answers_automatically(fresh):
+        # Spam, abuse, a blocked or an erased citizen: never answered without a person.
+        return None
     # After the commit: the network call is slow and may fail; the reply is kept either way.
     from humas.inbox.actions import send_reply
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.db import connection
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +17,7 @@ from humas.inbox.actions import WARN_BEFORE
 from humas.inbox.models import (
     URGENCY_RANK,
     Category,
+    Contact,
     Conversation,
     Language,
     Message,
@@ -87,11 +88,19 @@ def search(rows: QuerySet[Conversation], query: str) -> QuerySet[Conversation]:
         )
     else:
         messages = Message.objects.filter(matching)
-    return rows.filter(
-        Exists(messages.filter(conversation=OuterRef("pk")))
-        | Q(contact__handle__icontains=query)
-        | Q(contact__display_name__icontains=query)
+    citizens = Contact.objects.filter(
+        Q(handle__icontains=query) | Q(display_name__icontains=query)
+    ).values("pk")
+    # One IN over the union of both matches, not EXISTS(…) OR …: an OR across a subquery and
+    # another table cannot use an index, so PostgreSQL read every conversation of the
+    # organisation; this way it reads the matches only, through the indexes of migration
+    # inbox 0004 (see "Inbox: list" in docs/benchmarks.md).
+    matched = (
+        messages.order_by()
+        .values("conversation_id")
+        .union(Conversation.objects.filter(contact__in=citizens).order_by().values("pk"))
     )
+    return rows.filter(pk__in=matched)
 
 
 class InboxFilterForm(forms.Form):
@@ -151,7 +160,11 @@ class InboxFilterForm(forms.Form):
             if data.get(field):
                 rows = rows.filter(**{field: data[field]})
         if not data.get("show_hidden") and data.get("category") != Category.SPAM:
-            rows = rows.exclude(abusive=True).exclude(category=Category.SPAM)
+            rows = (
+                rows.exclude(abusive=True)
+                .exclude(category=Category.SPAM)
+                .exclude(contact__blocked_at__isnull=False)
+            )
         rows = with_pending_due(rows)
         state = data.get("deadline")
         if state:

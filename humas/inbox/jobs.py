@@ -170,6 +170,8 @@ def check_deadlines(now: datetime | None = None) -> int:
         .filter(Q(pending_due_at__isnull=False) & Q(pending_due_at__lt=now + WARN_BEFORE))
         # Once answered, a conversation with a case is watched through the case's steps.
         .exclude(case__isnull=False, responded_at__isnull=False)
+        # A blocked citizen's conversations wait for nobody (their cases still do).
+        .exclude(contact__blocked_at__isnull=False)
         .select_related("organisation", "contact", "assignee")
         .order_by(F("pending_due_at").asc())[:DEADLINE_BATCH]
     )

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from humas.accounts.models import Organisation, Unit
@@ -195,10 +196,38 @@ class Conversation(models.Model):
             models.Index(fields=["channel", "thread_key", "contact"], name="conv_thread"),
             # A unit agent's list.
             models.Index(fields=["unit", "status", "-last_message_at"], name="conv_unit"),
+            # The inbox's default order, "most urgent first": the same CASE as
+            # InboxFilterForm.filter's ``urgency_rank``, so that a page is read off the index
+            # (the planner matches the expression) instead of sorting every open
+            # conversation. See "Inbox: list" in docs/benchmarks.md.
+            models.Index(
+                F("organisation_id"),
+                F("status"),
+                models.Case(
+                    *[
+                        models.When(urgency=u, then=models.Value(r))
+                        for u, r in URGENCY_RANK.items()
+                    ],
+                    default=models.Value(9),
+                    output_field=models.IntegerField(),
+                ),
+                F("last_message_at").desc(),
+                F("id").desc(),
+                name="conv_urgent",
+            ),
+            # "Newest first" over every status (the search's usual order).
+            models.Index(
+                F("organisation_id"),
+                F("last_message_at").desc(),
+                F("id").desc(),
+                name="conv_newest",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact} · {self.channel.handle}"
+        # No citizen's name: this label is copied into audit entries, which cannot be
+        # rewritten when the citizen's data is erased.
+        return f"#{self.pk} · {self.channel.handle}"
 
     @property
     def pending_due(self) -> datetime | None:
@@ -490,3 +519,8 @@ class DeadlineAlert(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+def correction_source(message_pk: int) -> str:
+    """How a label correction names the message it was learnt from (see humas.triage)."""
+    return f"inbox.message:{message_pk}"

@@ -1,12 +1,37 @@
 from django.urls import path
 
-from humas.inbox import views
+from humas.inbox import views, views_contacts
 
 app_name = "inbox"
 
 urlpatterns = [
     path("inbox/", views.inbox_list, name="list"),
     path("inbox/selesaikan/", views.conversation_bulk_resolve, name="bulk_resolve"),
+    path("inbox/tandai/", views_contacts.conversation_bulk_mark, name="bulk_mark"),
+    path("inbox/warga/", views_contacts.citizen_list, name="citizen_list"),
+    path("inbox/warga/gabungkan/", views_contacts.citizen_merge, name="citizen_merge"),
+    path("inbox/warga/<int:contact_id>/", views_contacts.citizen_detail, name="citizen"),
+    path(
+        "inbox/warga/<int:contact_id>/pisahkan/",
+        views_contacts.citizen_unmerge,
+        name="citizen_unmerge",
+    ),
+    path(
+        "inbox/warga/<int:contact_id>/blokir/", views_contacts.citizen_block, name="citizen_block"
+    ),
+    path(
+        "inbox/warga/<int:contact_id>/buka-blokir/",
+        views_contacts.citizen_unblock,
+        name="citizen_unblock",
+    ),
+    path(
+        "inbox/warga/<int:contact_id>/ekspor/", views_contacts.citizen_export, name="citizen_export"
+    ),
+    path(
+        "inbox/warga/<int:contact_id>/hapus-data/",
+        views_contacts.citizen_erase,
+        name="citizen_erase",
+    ),
     path("inbox/<int:conversation_id>/", views.conversation_detail, name="conversation"),
     path("inbox/<int:conversation_id>/balas/", views.conversation_reply, name="reply"),
     path("inbox/<int:conversation_id>/catatan/", views.conversation_note, name="note"),

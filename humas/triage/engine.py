@@ -695,9 +695,9 @@ class Triage:
         return asdict(self)
 
 
-def classify(text: str) -> Triage:
+def classify(text: str, organisation: Any = None) -> Triage:
     """Triage one message. Never raises on odd input."""
-    return classify_many([text])[0]
+    return classify_many([text], organisation=organisation)[0]
 
 
 #: A link with one of these reasons makes the message spam: citizens do not send look-alike
@@ -723,9 +723,17 @@ def _second(model: LinearModel, row: Any) -> tuple[str, float]:
     return model.classes[int(order[1])], float(row[order[1]])
 
 
-def classify_many(texts: Sequence[str]) -> list[Triage]:
-    """Triage many messages at once: one vectorisation and one matrix product per field."""
-    return classify_with(texts, get_models())
+def classify_many(texts: Sequence[str], organisation: Any = None) -> list[Triage]:
+    """Triage many messages at once: one vectorisation and one matrix product per field.
+
+    With an ``organisation`` (or its id), that organisation's active model version is used
+    when it has one (see :mod:`humas.triage.weights`); otherwise the shipped models.
+    """
+    if organisation is None or not texts:
+        return classify_with(texts, get_models())
+    from humas.triage.weights import models_for
+
+    return classify_with(texts, models_for(organisation))
 
 
 def classify_with(texts: Sequence[str], models: Models) -> list[Triage]:

@@ -77,11 +77,20 @@ PAGES = {
     "inbox:list": ("cases.view_unit", {}, 200),
     "inbox:case_list": ("cases.view_unit", {}, 200),
     "inbox:bulk_resolve": ("inbox.work", {}, POST_ONLY),
+    "inbox:bulk_mark": ("inbox.work", {}, POST_ONLY),
+    # A citizen's whole history crosses units: the whole-inbox roles only.
+    "inbox:citizen_list": ("inbox.view", {}, 200),
+    "inbox:citizen_merge": ("inbox.work", {}, POST_ONLY),
     "inbox:rule_list": ("org.manage", {}, 200),
     "inbox:rule_new": ("org.manage", {}, 200),
     "inbox:rule_test": ("org.manage", {}, POST_ONLY),
     "inbox:canned_reply_list": ("org.manage", {}, 200),
     "inbox:canned_reply_new": ("org.manage", {}, 200),
+    # Teaching the triage engine changes how all the organisation's messages are routed.
+    "triage:manage": ("org.manage", {}, 200),
+    "triage:progress": ("org.manage", {}, 200),
+    "triage:retrain": ("org.manage", {}, POST_ONLY),
+    "triage:rollback": ("org.manage", {}, POST_ONLY),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -135,6 +144,12 @@ OBJECT_PAGES = {
     "inbox:rule_move": ("rule", "post"),
     "inbox:canned_reply_edit": ("canned_reply", "get"),
     "inbox:canned_reply_delete": ("canned_reply", "post"),
+    "inbox:citizen": ("contact", "get"),
+    "inbox:citizen_unmerge": ("contact", "post"),
+    "inbox:citizen_block": ("contact", "post"),
+    "inbox:citizen_unblock": ("contact", "post"),
+    "inbox:citizen_export": ("contact", "get"),
+    "inbox:citizen_erase": ("contact", "get"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -228,6 +243,7 @@ def inbox_objects(channel):
         "conversation": conversation,
         "message": make_failed_reply(conversation),
         "case": create_case(make_conversation(channel, author="sari"), by=Actor.system()),
+        "contact": conversation.contact,
         "rule": RoutingRule.objects.create(organisation=org, name="Banjir", position=1),
         "canned_reply": CannedReply.objects.create(
             organisation=org, title="Terima kasih", text="Terima kasih, {name}."
@@ -344,6 +360,12 @@ ANALYST_GETS = {
     "inbox:rule_move": 403,
     "inbox:canned_reply_edit": 403,
     "inbox:canned_reply_delete": 403,
+    "inbox:citizen": 403,
+    "inbox:citizen_unmerge": 403,
+    "inbox:citizen_block": 403,
+    "inbox:citizen_unblock": 403,
+    "inbox:citizen_export": 403,
+    "inbox:citizen_erase": 403,
 }
 
 

@@ -133,9 +133,9 @@ def labels(monkeypatch: pytest.MonkeyPatch) -> Labels:
 
     forced = Labels()
 
-    def classify_many(texts: Any) -> list[Any]:
+    def classify_many(texts: Any, organisation: Any = None) -> list[Any]:
         results = []
-        for text, found in zip(texts, real(texts), strict=True):
+        for text, found in zip(texts, real(texts, organisation=organisation), strict=True):
             if text not in forced.real:
                 fields = dict(ORDINARY)
                 for marker, extra in forced.items():

@@ -195,6 +195,17 @@ def test_a_label_correction_is_kept_on_the_message_for_retraining(as_user, respo
     assert message.triage["category"] == "other", "the triage's own answer stays"
     (entry,) = audited("inbox.conversation.relabelled")
     assert entry.payload["changes"]["category"] == ["other", "complaint"]
+    # ... and it is what the organisation's own triage model will learn from.
+    from humas.inbox.models import correction_source
+    from humas.triage.models import LabelCorrection
+
+    taught = LabelCorrection.objects.filter(organisation=conversation.organisation)
+    assert {(c.field, c.value) for c in taught} == {
+        ("category", "complaint"),
+        ("urgency", "high"),
+        ("sentiment", "negative"),
+    }
+    assert {c.source for c in taught} == {correction_source(message.pk)}
 
 
 def test_a_unit_agent_works_their_units_conversations_only(

@@ -112,3 +112,23 @@ def test_another_organisations_conversations_cannot_be_resolved_in_bulk(as_user,
     as_user(other_admin).post(reverse("inbox:bulk_resolve"), {"conversations": [conversation.pk]})
     conversation.refresh_from_db()
     assert conversation.status == Status.OPEN
+
+
+def test_several_emergencies_in_one_batch_each_tell_the_on_duty_members_once(
+    on_duty, receive, labels
+):
+    from humas.inbox.tests.conftest import citizen_event
+
+    labels["#sos"] = {"category": "emergency", "urgency": "critical"}
+    receive(
+        citizen_event("Kebakaran di pasar #sos", author="budi", thread="a"),
+        citizen_event("Apinya makin besar #sos", author="budi", thread="a"),
+        citizen_event("Banjir di RT 02 #sos", author="sari", thread="b"),
+    )
+    told = Notification.objects.filter(kind="inbox.emergency")
+    assert sorted(told.values_list("user__email", flat=True)) == ["piket@satu.go.id"] * 2
+    assert not Conversation.objects.filter(emergency_notified_at__isnull=True).exists()
+    (entry,) = AuditEntry.objects.filter(action="inbox.events.ingested")
+    assert sorted(entry.payload["emergencies"]) == sorted(
+        Conversation.objects.values_list("pk", flat=True)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -242,3 +243,71 @@ def test_events_stored_without_reaching_the_inbox_are_caught_up_later(channel, o
     assert ingest_missed_events() == 1
     assert ingest_missed_events() == 0
     assert Message.objects.get().event == event
+
+
+# --- one batch, many messages (ingest writes a batch at once, not message by message) ------
+
+
+def test_several_messages_of_one_new_thread_in_one_batch_become_one_conversation(receive):
+    later = WEDNESDAY + timedelta(minutes=5)
+    receive(
+        citizen_event("Sudah tiga bulan begini", thread="root-9", at=later),
+        citizen_event("Jalan di RT 05 rusak", thread="root-9"),
+        citizen_event("Ini DM saya", kind=EventKind.DIRECT_MESSAGE),
+        citizen_event("DM kedua", kind=EventKind.DIRECT_MESSAGE, at=later),
+    )
+    thread = Conversation.objects.get(thread_key="root-9")
+    assert [m.text for m in thread.messages.all()] == [
+        "Jalan di RT 05 rusak",
+        "Sudah tiga bulan begini",
+    ]
+    assert (thread.opened_at, thread.last_message_at) == (WEDNESDAY, later)
+    assert thread.preview == "Sudah tiga bulan begini"
+    assert Conversation.objects.get(thread_key=actions.DIRECT).messages.count() == 2
+    assert Conversation.objects.count() == 2
+    entry = AuditEntry.objects.get(action="inbox.events.ingested")
+    assert entry.payload["conversations_opened"] == 2
+
+
+def test_a_second_message_in_the_same_batch_moves_the_deadline_when_the_category_changes(
+    receive, labels
+):
+    labels["#b"] = {"category": "emergency", "urgency": "critical"}
+    later = WEDNESDAY + timedelta(hours=2)
+    receive(
+        citizen_event("Jalan rusak", thread="t"),
+        citizen_event("Sekarang longsor #b", thread="t", at=later),
+    )
+    conversation = Conversation.objects.get()
+    assert (conversation.category, conversation.urgency) == ("emergency", "critical")
+    assert conversation.first_response_due == later + timedelta(hours=1)
+
+
+def test_a_batch_joins_open_conversations_of_several_citizens_and_threads(receive):
+    receive(
+        citizen_event("Jalan rusak", author="budi", thread="a"),
+        citizen_event("Lampu mati", author="sari", thread="b"),
+    )
+    opened = {c.thread_key: c.pk for c in Conversation.objects.all()}
+    later = WEDNESDAY + timedelta(hours=1)
+    receive(
+        citizen_event("Masih rusak", author="budi", thread="a", at=later),
+        citizen_event("Masih mati", author="sari", thread="b", at=later),
+        # Budi in Sari's thread and Sari in Budi's: their own new conversations.
+        citizen_event("Saya juga", author="budi", thread="b", at=later),
+        citizen_event("Saya juga", author="sari", thread="a", at=later),
+    )
+    assert Conversation.objects.count() == 4
+    for key, pk in opened.items():
+        conversation = Conversation.objects.get(pk=pk)
+        assert conversation.thread_key == key
+        assert conversation.messages.count() == 2
+        assert conversation.last_message_at == later
+    assert Contact.objects.count() == 2
+
+
+def test_a_citizen_who_changed_their_name_is_renamed_once_per_batch(receive):
+    receive(citizen_event("Halo", author="budi"))
+    renamed = dataclasses.replace(citizen_event("Halo lagi", author="budi"), author_name="Pak Budi")
+    receive(renamed)
+    assert Contact.objects.get().display_name == "Pak Budi"

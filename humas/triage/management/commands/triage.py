@@ -6,15 +6,21 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from humas.accounts.actions import ActionError
+from humas.accounts.audit import Actor
 from humas.triage import classify_many, training
+
+if TYPE_CHECKING:
+    from humas.accounts.models import Organisation
 
 BATCH = 1000
 FORMATS = ("text", "jsonl", "tsv")
+ORG_SUBCOMMANDS = ("retrain", "versions", "rollback")
 
 
 class Command(BaseCommand):
@@ -23,8 +29,13 @@ class Command(BaseCommand):
         "data and suspicious links.\n\n"
         "  humas triage [FILE|-] [--format text|jsonl|tsv]   one JSON object per message\n"
         "  humas triage evaluate FILE.jsonl                  accuracy and macro-F1 per field\n"
-        "  humas triage train [--smsa DIR] [--seed FILE]     retrain the shipped models\n\n"
-        "The first argument is a subcommand when it is 'evaluate' or 'train', otherwise the "
+        "  humas triage train [--smsa DIR] [--seed FILE]     retrain the shipped models\n"
+        "  humas triage retrain --org SLUG                   train the organisation's own model\n"
+        "                                                    from its operators' corrections\n"
+        "  humas triage versions --org SLUG                  list its model versions\n"
+        "  humas triage rollback --org SLUG [--to N]         use version N again (default: the\n"
+        "                                                    shipped model)\n\n"
+        "The first argument is a subcommand when it is one of the above, otherwise the "
         "file to read ('-' or nothing: standard input; write ./evaluate for a file of that "
         "name). Input is one message per line (text), JSON objects with a 'text' field "
         "(jsonl) or tab-separated rows whose first column is the text (tsv); the format is "
@@ -45,8 +56,11 @@ class Command(BaseCommand):
             "target",
             nargs="?",
             default="-",
-            help="'evaluate', 'train', or the file of messages ('-' for standard input)",
+            help="a subcommand (evaluate, train, retrain, versions, rollback) or the file of "
+            "messages ('-' for standard input)",
         )
+        parser.add_argument("--org", help="organisation slug, for retrain/versions/rollback")
+        parser.add_argument("--to", type=int, help="version number, for 'rollback'")
         parser.add_argument("file", nargs="?", help="labelled JSONL file for 'evaluate'")
         parser.add_argument("--format", choices=FORMATS, help="input format (default: guess)")
         parser.add_argument("--smsa", type=Path, help="SmSA folder, for 'train' (sentiment)")
@@ -63,6 +77,15 @@ class Command(BaseCommand):
             return
         if target == "train":
             self.train(options["smsa"], options["seed"])
+            return
+        if target in ORG_SUBCOMMANDS:
+            if options["file"]:
+                raise CommandError(_("Unexpected argument: %(arg)s") % {"arg": options["file"]})
+            org = self.organisation(options["org"])
+            try:
+                getattr(self, target)(org, options)
+            except ActionError as exc:
+                raise CommandError(str(exc)) from exc
             return
         if options["file"]:
             raise CommandError(_("Unexpected argument: %(arg)s") % {"arg": options["file"]})
@@ -160,6 +183,82 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(_("Models written to %(path)s") % {"path": training.DATA_DIR})
         )
+
+    # --- the organisation's own model -----------------------------------------------------
+
+    def organisation(self, slug: str | None) -> Organisation:
+        from humas.accounts.models import Organisation
+
+        if not slug:
+            raise CommandError(_("Which organisation? Give --org SLUG."))
+        org = Organisation.objects.filter(slug=slug).first()
+        if org is None:
+            raise CommandError(_("No organisation with the slug %(slug)s.") % {"slug": slug})
+        return org
+
+    def retrain(self, org: Organisation, options: dict[str, Any]) -> None:
+        from humas.triage.actions import retrain
+
+        def progress(fraction: float, message: str) -> None:
+            self.stdout.write(f"[{round(fraction * 100):3d}%] {message}")
+
+        version = retrain(org, by=Actor.system("humas triage retrain"), progress=progress)
+        self.stdout.write("")
+        self.stdout.write(
+            f"{_('field'):<10} {_('before'):>8} {_('after'):>8} {_('held out'):>9}  {_('from')}"
+        )
+        for field, row in version.scores.items():
+            self.stdout.write(
+                f"{field:<10} {row['before']:>8.3f} {row['after']:>8.3f} {row['held_out']:>9}  "
+                f"{row['held_out_from']}"
+            )
+        if version.notes:
+            self.stdout.write(version.notes)
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Version %(n)d of %(org)s is active.") % {"n": version.number, "org": org.slug}
+            )
+        )
+
+    def versions(self, org: Organisation, options: dict[str, Any]) -> None:
+        from humas.triage.models import ModelVersion
+
+        rows = ModelVersion.objects.filter(organisation=org).defer("weights").order_by("number")
+        if not rows:
+            self.stdout.write(_("No versions yet: the shipped model is in use."))
+            return
+        for version in rows:
+            scores = ", ".join(
+                f"{field} {row['before']:.3f}->{row['after']:.3f}"
+                for field, row in version.scores.items()
+            )
+            mark = "*" if version.active else " "
+            self.stdout.write(
+                f"{mark} v{version.number:<3} {version.created_at:%Y-%m-%d %H:%M} "
+                f"{_('corrections')}={version.corrections_used:<5} {scores}"
+            )
+        if not any(version.active for version in rows):
+            self.stdout.write(_("In use: the shipped model."))
+
+    def rollback(self, org: Organisation, options: dict[str, Any]) -> None:
+        from humas.triage.actions import rollback
+        from humas.triage.models import ModelVersion
+
+        number = options.get("to")
+        version = None
+        if number is not None:
+            version = ModelVersion.objects.filter(organisation=org, number=number).first()
+            if version is None:
+                raise CommandError(
+                    _("%(org)s has no version %(n)d.") % {"org": org.slug, "n": number}
+                )
+        rollback(org, to=version, by=Actor.system("humas triage rollback"))
+        if version is None:
+            self.stdout.write(self.style.SUCCESS(_("The shipped model is in use again.")))
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(_("Version %(n)d is in use again.") % {"n": version.number})
+            )
 
 
 def guess_format(target: str) -> str:
