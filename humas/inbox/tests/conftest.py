@@ -29,8 +29,14 @@ WEDNESDAY = datetime(2026, 11, 4, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _english(client: Client) -> Iterator[None]:
-    """Pages and messages in English, so tests match the source strings."""
+def _english(client: Client, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Pages and messages in English, so tests match the source strings; the organisation
+    too, for what is written in its language (notices, replies to citizens). A test that
+    checks the Indonesian says so with ``@pytest.mark.indonesian``."""
+    if request.node.get_closest_marker("indonesian") is None:
+        org = request.getfixturevalue("org")
+        org.default_language = "en"
+        org.save(update_fields=["default_language"])
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     with translation.override("en"):
         yield

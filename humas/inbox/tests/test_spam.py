@@ -229,3 +229,11 @@ def test_marking_spam_keeps_a_later_message_from_resetting_the_deadlines(say, la
     say("Iklan lagi", author="iklan", thread="t", at=timezone.now() + timedelta(minutes=1))
     conversation.refresh_from_db()
     assert conversation.category == Category.SPAM
+
+
+@pytest.mark.indonesian
+def test_the_resolution_reply_speaks_the_organisations_language(case, responder, fake_network):
+    assert case.organisation.default_language == "id"
+    cases.change_case_status(case, "resolved", public_note="Beres.", by=Actor(user=responder))
+    (sent,) = fake_network.published
+    assert sent.text.startswith(f"Laporan Anda {case.tracking_number} telah selesai: Beres.")
