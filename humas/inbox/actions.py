@@ -634,10 +634,51 @@ def send_reply(
         author_label=by.describe(),
         created_at=timezone.now(),
         send_status=SendStatus.SENDING,
+        sending_since=timezone.now(),
     )
     if media:
         message.attachments.set(media)
     return _deliver(message, by=by)
+
+
+#: A reply "sending" for longer than this was cut off (the process stopped mid-call).
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def release_stuck_replies(now: datetime | None = None) -> int:
+    """Mark replies cut off mid-send as failed, so a person can check and send them again.
+
+    Nobody knows whether the network took such a reply, so it is not resent automatically:
+    the message asks the person to look at the thread first. Returns how many were released.
+    """
+    now = now or timezone.now()
+    stuck = list(
+        Message.objects.filter(
+            direction=Direction.OUT,
+            send_status=SendStatus.SENDING,
+            sending_since__lt=now - STUCK_AFTER,
+        ).select_related("conversation__organisation")
+    )
+    error = _(
+        "humas stopped while sending this reply, so it is not known whether it arrived. "
+        "Look at the thread on the network and send it again only if it is not there."
+    )
+    released = 0
+    for message in stuck:
+        with transaction.atomic():
+            if not Message.objects.filter(pk=message.pk, send_status=SendStatus.SENDING).update(
+                send_status=SendStatus.FAILED, send_error=error, send_error_kind="uncertain"
+            ):
+                continue  # finished meanwhile
+            record(
+                "inbox.reply.failed",
+                actor=Actor.system("inbox"),
+                organisation=message.conversation.organisation,
+                target=message.conversation,
+                payload={"message": message.pk, "kind": "uncertain"},
+            )
+            released += 1
+    return released
 
 
 def retry_reply(message: Message, *, by: Actor) -> Message:
@@ -645,12 +686,13 @@ def retry_reply(message: Message, *, by: Actor) -> Message:
     if message.direction != Direction.OUT:
         raise ActionError(_("Only our own replies can be sent again."))
     # Claimed with a conditional update, so two clicks never send it twice.
+    now = timezone.now()
     claimed = Message.objects.filter(pk=message.pk, send_status=SendStatus.FAILED).update(
-        send_status=SendStatus.SENDING
+        send_status=SendStatus.SENDING, sending_since=now
     )
     if not claimed:
         raise ActionError(_("This reply was already sent or is being sent."))
-    message.send_status = SendStatus.SENDING
+    message.send_status, message.sending_since = SendStatus.SENDING, now
     return _deliver(message, by=by)
 
 

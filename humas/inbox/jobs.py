@@ -17,7 +17,12 @@ from humas.accounts.audit import Actor, record
 from humas.accounts.models import Membership, Organisation, User
 from humas.accounts.roles import Role
 from humas.channels.models import InboundEvent
-from humas.inbox.actions import NOT_MESSAGES, WARN_BEFORE, ingest_events
+from humas.inbox.actions import (
+    NOT_MESSAGES,
+    WARN_BEFORE,
+    ingest_events,
+    release_stuck_replies,
+)
 from humas.inbox.models import Case, CaseStatus, Conversation, DeadlineAlert, Status
 from humas.ops.jobs import register_job
 
@@ -28,6 +33,13 @@ CATCH_UP_WINDOW = timedelta(days=3)
 #: Events younger than this are left alone: their own ingest may still be running.
 SETTLE = timedelta(minutes=1)
 CATCH_UP_BATCH = 500
+
+
+@register_job("inbox.stuck_replies", interval_seconds=300)
+def stuck_replies() -> int:
+    """Replies cut off mid-send (a stopped worker or web process) become failed and
+    retriable, with a word to check the thread first."""
+    return release_stuck_replies()
 
 
 @register_job("inbox.catch_up", interval_seconds=300)

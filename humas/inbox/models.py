@@ -269,6 +269,9 @@ class Message(models.Model):
     )
     send_error = models.TextField(blank=True)
     send_error_kind = models.CharField(max_length=20, blank=True)
+    # When the send in hand began: a reply still "sending" long after was cut off by a
+    # stopped process (see inbox.stuck_replies).
+    sending_since = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Images or videos from the media library sent with one of our replies.
     attachments = models.ManyToManyField(

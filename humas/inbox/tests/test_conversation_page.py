@@ -289,3 +289,46 @@ def test_an_unexpected_failure_while_sending_keeps_the_reply(say, responder, fak
     reply = actions.send_reply(conversation, "Baik", by=Actor(user=responder))
     assert reply.send_status == SendStatus.FAILED
     assert reply.send_error_kind == "error"
+
+
+def test_a_reply_cut_off_mid_send_becomes_failed_with_a_word_to_check_then_can_be_resent(
+    say, responder, fake_network
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    conversation = say("Jalan rusak")
+    now = timezone.now()
+    # Two replies "sending": one whose process died 11 minutes ago, one still in flight.
+    cut_off = Message.objects.create(
+        conversation=conversation,
+        direction="out",
+        text="Baik, kami cek",
+        created_at=now,
+        send_status=SendStatus.SENDING,
+        sending_since=now - timedelta(minutes=11),
+    )
+    in_flight = Message.objects.create(
+        conversation=conversation,
+        direction="out",
+        text="Sedang dikirim",
+        created_at=now,
+        send_status=SendStatus.SENDING,
+        sending_since=now - timedelta(minutes=1),
+    )
+
+    assert actions.release_stuck_replies(now) == 1
+
+    cut_off.refresh_from_db()
+    in_flight.refresh_from_db()
+    assert (cut_off.send_status, cut_off.send_error_kind) == (SendStatus.FAILED, "uncertain")
+    assert "Look at the thread" in cut_off.send_error
+    assert in_flight.send_status == SendStatus.SENDING
+    assert len(audited("inbox.reply.failed")) == 1
+    assert actions.release_stuck_replies(now) == 0
+
+    actions.retry_reply(cut_off, by=Actor(user=responder))
+    cut_off.refresh_from_db()
+    assert cut_off.send_status == SendStatus.SENT
+    assert [c.text for c in fake_network.published] == ["Baik, kami cek"]
