@@ -248,12 +248,15 @@ def _apply_triage(
     urgency = _choice(triage.get("urgency"), Urgency, Urgency.NORMAL)
     sentiment = _choice(triage.get("sentiment"), Sentiment, Sentiment.NEUTRAL)
     conversation.language = _choice(triage.get("language"), Language, Language.UNKNOWN)
-    conversation.abusive = bool(triage.get("abusive"))
+    abusive = bool(triage.get("abusive"))
     if conversation.labels_corrected:
-        # A person's judgement stands; only a more urgent message raises the urgency.
+        # A person's judgement stands (abuse marked by hand stays marked); only a more urgent
+        # message raises the urgency, and only an abusive one adds the abuse flag.
+        conversation.abusive = conversation.abusive or abusive
         if URGENCY_RANK[Urgency(urgency)] < URGENCY_RANK[Urgency(conversation.urgency)]:
             conversation.urgency = urgency
         return
+    conversation.abusive = abusive
     changed_category = not new and category != conversation.category
     conversation.category = category
     conversation.urgency = urgency

@@ -231,6 +231,15 @@ def test_marking_spam_keeps_a_later_message_from_resetting_the_deadlines(say, la
     assert conversation.category == Category.SPAM
 
 
+def test_abuse_marked_by_hand_stays_marked_when_a_polite_message_follows(say, responder):
+    conversation = say("Pesan pertama", author="warga1", thread="t")
+    assert not conversation.abusive
+    contacts.mark_conversations([conversation], "abusive", by=Actor(user=responder))
+    say("Terima kasih min", author="warga1", thread="t", at=timezone.now() + timedelta(minutes=1))
+    conversation.refresh_from_db()
+    assert conversation.abusive
+
+
 @pytest.mark.indonesian
 def test_the_resolution_reply_speaks_the_organisations_language(case, responder, fake_network):
     assert case.organisation.default_language == "id"
