@@ -332,3 +332,18 @@ def test_a_reply_cut_off_mid_send_becomes_failed_with_a_word_to_check_then_can_b
     cut_off.refresh_from_db()
     assert cut_off.send_status == SendStatus.SENT
     assert [c.text for c in fake_network.published] == ["Baik, kami cek"]
+
+
+def test_the_thread_refreshes_itself_and_shows_a_message_that_arrived_since(
+    as_user, responder, say
+):
+    conversation = say("Jalan rusak", author="warga", thread="t")
+    client = as_user(responder)
+    body = client.get(page(conversation)).content.decode()
+    assert 'id="thread"' in body
+    assert 'hx-trigger="every 15s"' in body
+    assert f'hx-get="{page(conversation)}"' in body
+
+    say("Sudah seminggu belum diperbaiki", author="warga", thread="t")
+    again = client.get(page(conversation), HTTP_HX_REQUEST="true").content.decode()
+    assert "Sudah seminggu belum diperbaiki" in again
