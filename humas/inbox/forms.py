@@ -9,6 +9,8 @@ from django import forms
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from humas.accounts.models import Unit, User
@@ -38,6 +40,46 @@ DEADLINE_STATES = [
 
 def _all(choices: Any) -> list[tuple[str, Any]]:
     return [("", _("All")), *choices]
+
+
+def _attrs(attrs: dict[str, Any]) -> SafeString:
+    """``django/forms/widgets/attrs.html`` in Python."""
+    return mark_safe(  # noqa: S308 - every part made by format_html
+        "".join(
+            format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value)
+            for name, value in attrs.items()
+            if value is not False
+        )
+    )
+
+
+class FastSelect(forms.Select):
+    """A ``<select>`` rendered in Python, the same HTML as Django's ``select.html`` and
+    ``select_option.html`` templates (without option groups, which the filters have none
+    of): the list's filter form has about 75 options, and an include per option was a fifth
+    of the inbox page's CPU."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        html: list[str] = [
+            format_html('<select name="{}"{}>', widget["name"], _attrs(widget["attrs"]))
+        ]
+        for group_name, options, _index in widget["optgroups"]:
+            if group_name:  # pragma: no cover - no filter has option groups
+                return super().render(name, value, attrs, renderer)
+            html.extend(
+                format_html(
+                    '\n  <option value="{}"{}>{}</option>\n',
+                    str(option["value"]),
+                    _attrs(option["attrs"]),
+                    option["label"],
+                )
+                for option in options
+            )
+        html.append("\n</select>")
+        return mark_safe("".join(html).strip())  # noqa: S308 - every part made by format_html
 
 
 class MemberChoiceField(forms.ModelChoiceField):
@@ -104,32 +146,49 @@ def search(rows: QuerySet[Conversation], query: str) -> QuerySet[Conversation]:
 
 
 class InboxFilterForm(forms.Form):
+    # Every <select> is a FastSelect; the fixed choices are built once, at import (the
+    # channels, units and members are one query each per request, as they change).
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=_all(Status.choices))
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=_all(Status.choices), widget=FastSelect
+    )
     channel = ChannelChoiceField(
         label=_("Channel"),
         required=False,
         queryset=ChannelAccount.objects.none(),
         empty_label=_("All"),
+        widget=FastSelect,
     )
     category = forms.ChoiceField(
-        label=_("Category"), required=False, choices=_all(Category.choices)
+        label=_("Category"), required=False, choices=_all(Category.choices), widget=FastSelect
     )
-    urgency = forms.ChoiceField(label=_("Urgency"), required=False, choices=_all(Urgency.choices))
+    urgency = forms.ChoiceField(
+        label=_("Urgency"), required=False, choices=_all(Urgency.choices), widget=FastSelect
+    )
     sentiment = forms.ChoiceField(
-        label=_("Sentiment"), required=False, choices=_all(Sentiment.choices)
+        label=_("Sentiment"), required=False, choices=_all(Sentiment.choices), widget=FastSelect
     )
     language = forms.ChoiceField(
-        label=_("Language"), required=False, choices=_all(Language.choices)
+        label=_("Language"), required=False, choices=_all(Language.choices), widget=FastSelect
     )
     unit = forms.ModelChoiceField(
-        label=_("Unit"), required=False, queryset=Unit.objects.none(), empty_label=_("All")
+        label=_("Unit"),
+        required=False,
+        queryset=Unit.objects.none(),
+        empty_label=_("All"),
+        widget=FastSelect,
     )
     assignee = MemberChoiceField(
-        label=_("Assigned to"), required=False, queryset=User.objects.none(), empty_label=_("All")
+        label=_("Assigned to"),
+        required=False,
+        queryset=User.objects.none(),
+        empty_label=_("All"),
+        widget=FastSelect,
     )
-    deadline = forms.ChoiceField(label=_("Deadline"), required=False, choices=DEADLINE_STATES)
-    order = forms.ChoiceField(label=_("Order"), required=False, choices=ORDERS)
+    deadline = forms.ChoiceField(
+        label=_("Deadline"), required=False, choices=DEADLINE_STATES, widget=FastSelect
+    )
+    order = forms.ChoiceField(label=_("Order"), required=False, choices=ORDERS, widget=FastSelect)
     show_hidden = forms.BooleanField(label=_("Show abuse and spam"), required=False)
 
     #: What the list shows before anyone filters: open conversations, most urgent first.
