@@ -27,6 +27,7 @@ from humas.accounts.roles import Role
 from humas.channels.actions import reply_to_event
 from humas.channels.models import ChannelAccount, ChannelPost, InboundEvent
 from humas.channels.providers.base import EventKind, PostContent, ProviderError
+from humas.inbox import search
 from humas.inbox.models import (
     URGENCY_RANK,
     CannedReply,
@@ -352,6 +353,10 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
         if changed:
             Conversation.objects.bulk_update(changed, INGEST_FIELDS)
         Message.objects.bulk_create(created)
+        search.index_messages(
+            [(c.pk, f"{c.contact.handle} {c.contact.display_name}") for c in opened]
+            + [(m.conversation_id, m.text) for m in created]
+        )
         conversations = {c.pk: c for c in touched.values()}
         routed_by_pk = {c.pk: changes for c, changes in routed.values()}
         cases = _after_routing(org, conversations, routed_by_pk)
@@ -639,6 +644,7 @@ def send_reply(
         send_status=SendStatus.SENDING,
         sending_since=timezone.now(),
     )
+    search.index_messages([(conversation.pk, text)])
     if media:
         message.attachments.set(media)
     return _deliver(message, by=by)

@@ -31,6 +31,7 @@ from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor, record
 from humas.accounts.models import Notification, Organisation
 from humas.channels.models import ChannelPost, InboundEvent
+from humas.inbox import search
 from humas.inbox.actions import is_emergency
 from humas.inbox.models import (
     Case,
@@ -562,6 +563,9 @@ def erase_citizen(contact: Contact, *, by: Actor) -> dict[str, int]:
             person.external_id = f"erased-{person.pk}"
             person.erased_at = person.erased_at or now
             person.save(update_fields=["display_name", "handle", "external_id", "erased_at"])
+        # The search documents held the citizen's words and names: built again from what
+        # is left (the erasure marker).
+        search.reindex_conversations(conversation_ids)
         counts = {
             "identities": len(people),
             "conversations": len(conversation_ids),

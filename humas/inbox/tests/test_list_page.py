@@ -10,6 +10,7 @@ from django.urls import reverse
 from humas.accounts.audit import Actor
 from humas.accounts.roles import PERMISSIONS, Role
 from humas.inbox import actions
+from humas.inbox.models import Conversation
 from humas.inbox.tests.conftest import WEDNESDAY, citizen_event
 from humas.publishing.testing import make_channel
 
@@ -21,7 +22,8 @@ URL = reverse("inbox:list")
 def rows(client, **query):
     response = client.get(URL, query)
     assert response.status_code == 200
-    return [item["conversation"] for item in response.context["items"]]
+    shown = {c.pk: c for c in Conversation.objects.all()}
+    return [shown[item["pk"]] for item in response.context["items"]]
 
 
 def test_it_lists_conversations_of_every_channel(as_user, responder, say, org):
@@ -169,3 +171,16 @@ def test_on_postgresql_search_understands_phrases_and_exclusions(as_user, respon
     client = as_user(responder)
     assert rows(client, q="jalan -lampu") == [road]
     assert rows(client, q='"rusak di kelurahan"') == [road]
+
+
+@pytest.mark.parametrize("value", ["", "high", None, "nothing-like-it"])
+def test_the_filter_menus_are_the_same_html_as_djangos_own_select(value):
+    from django import forms
+
+    from humas.inbox.forms import FastSelect
+
+    choices = [("", "All"), ("critical", "Kritis <b>"), ("high", 'Tinggi & "segera"')]
+    attrs = {"id": "id_urgency", "data-x": "1"}
+    ours = FastSelect(choices=choices).render("urgency", value, attrs=attrs)
+    django = forms.Select(choices=choices).render("urgency", value, attrs=attrs)
+    assert ours == django
