@@ -44,6 +44,7 @@ from humas.inbox.models import (
     Urgency,
     correction_source,
 )
+from humas.lib.bulk import update_rows
 from humas.lib.workdays import WorkCalendar
 from humas.publishing.models import MediaAsset
 
@@ -228,7 +229,7 @@ def _contacts(channel: ChannelAccount, events: list[InboundEvent]) -> dict[str, 
             renamed.append(contact)
     if renamed:
         renamed.sort(key=lambda c: c.pk)  # the same lock order in every worker, as above
-        Contact.objects.bulk_update(renamed, ["handle", "display_name"])
+        update_rows(renamed, ["handle", "display_name"])
     return found
 
 
@@ -350,8 +351,7 @@ def ingest_events(channel: ChannelAccount, events: Sequence[InboundEvent]) -> li
                 )
             )
         Conversation.objects.bulk_create(opened)
-        if changed:
-            Conversation.objects.bulk_update(changed, INGEST_FIELDS)
+        update_rows(changed, INGEST_FIELDS)
         Message.objects.bulk_create(created)
         search.index_messages(
             [(c.pk, f"{c.contact.handle} {c.contact.display_name}") for c in opened]

@@ -4,6 +4,10 @@
 existing citizens and messages; from now on :mod:`humas.inbox.search` keeps it. SQLite has
 no full text of this kind and searches substrings, so nothing is added there.
 
+The messages' own full-text index (``message_search`` of migration 0004) is dropped: nothing
+queries it any more, and every stored message paid for it. The trigram index on their texts
+stays; the search falls back to substrings when the documents find nothing.
+
 The column is not a model field on purpose: the ORM never reads or writes it, and a field
 of PostgreSQL's type would have to exist, unused, on SQLite too.
 """
@@ -35,6 +39,7 @@ def add_document(apps: Any, schema_editor: Any) -> None:
         "CREATE INDEX IF NOT EXISTS conv_search ON inbox_conversation "
         "USING gin (search_document)"
     )
+    schema_editor.execute("DROP INDEX IF EXISTS message_search")
     # Statistics of the new column at once: without them the planner guesses how many
     # conversations a word matches and picks a slow plan until autovacuum comes by.
     schema_editor.execute("ANALYZE inbox_conversation")
@@ -44,6 +49,10 @@ def drop_document(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute("DROP INDEX IF EXISTS conv_search")
+    schema_editor.execute(
+        "CREATE INDEX IF NOT EXISTS message_search ON inbox_message "
+        "USING gin (to_tsvector('simple'::regconfig, COALESCE(text, '')))"
+    )
     schema_editor.execute("ALTER TABLE inbox_conversation DROP COLUMN IF EXISTS search_document")
 
 

@@ -54,6 +54,30 @@ def test_a_rule_checks_every_condition_and_explains_each(org, channel):
     assert any(reason.startswith("✗") for reason in verdict.reasons)
 
 
+def test_the_quick_match_at_ingest_decides_as_the_explained_check_does(org, channel, other_channel):
+    import itertools
+
+    rules = [
+        rule(org, name="kosong"),
+        rule(org, name="kategori", categories=["complaint", "emergency"]),
+        rule(org, name="mendesak", urgencies=["critical"], languages=["id", "jv"]),
+        rule(org, name="kanal", channels=[channel]),
+        rule(org, name="kata", keywords="banjir\nKebon Jeruk", places="Cilandak\n  "),
+        rule(org, name="tempat", places="cilandak", categories=["complaint"]),
+    ]
+    texts = ["Banjir di CILANDAK!", "jalan di kebon-jeruk rusak", "banjiran terus", "", "😀"]
+    for r, text, category, urgency, language, on in itertools.product(
+        rules,
+        texts,
+        ["complaint", "spam"],
+        ["critical", "normal"],
+        ["id", "en"],
+        [channel.pk, other_channel.pk, None],
+    ):
+        sample = routing.Sample(text, category, urgency, language, on)
+        assert routing.matches(r, sample) == routing.check(r, sample).matched, (r.name, sample)
+
+
 def test_the_first_matching_rule_routes_assigns_and_raises_urgency_at_ingest(
     org, unit, agent, responder, say
 ):
