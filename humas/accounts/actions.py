@@ -7,7 +7,10 @@ Views and commands call these; they never save these models themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
@@ -17,9 +20,18 @@ from django.utils.translation import gettext as _
 
 from humas.accounts import twofactor
 from humas.accounts.audit import Actor, record
-from humas.accounts.models import Invitation, Membership, Organisation, Unit, User
+from humas.accounts.models import (
+    Invitation,
+    Membership,
+    Organisation,
+    TelegramLinkCode,
+    Unit,
+    User,
+)
 from humas.accounts.roles import Role
 from humas.lib.crypto import encrypt
+
+logger = logging.getLogger(__name__)
 
 
 class ActionError(Exception):
@@ -398,6 +410,71 @@ def record_password_change(
     )
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One thing to tell some people (see :func:`notify_many`)."""
+
+    users: Iterable[User | None]
+    kind: str
+    title: str
+    body: str = ""
+    url: str = ""
+
+
+def notify_many(
+    org: Organisation,
+    notices: Sequence[Notice],
+    *,
+    email: bool = False,
+    telegram: bool = False,
+) -> list[int]:
+    """Tell people several things at once: every notification in one INSERT, and one task
+    for the e-mails (and one announcement for Telegram) after commit, whatever the number of
+    notices. An ingest batch with many emergencies calls this once, not once per emergency.
+
+    With ``telegram``, those who linked their Telegram are also written to privately by the
+    organisation's alert bot, after commit, when the organisation has one (the channels app
+    does it on :data:`humas.accounts.signals.notifications_for_telegram`; without an alert
+    bot nothing happens). Telegram messages leave the installation: the body must already be
+    masked of citizens' personal data.
+
+    Titles and bodies are written in the organisation's language by the caller; this is a
+    side effect of another action, which writes the audit entry.
+    """
+    from humas.accounts.models import Notification
+
+    rows = [
+        Notification(
+            user=user,
+            organisation=org,
+            kind=notice.kind,
+            title=notice.title[:200],
+            body=notice.body,
+            url=notice.url,
+        )
+        for notice in notices
+        for user in {u.pk: u for u in notice.users if u is not None}.values()
+    ]
+    if not rows:
+        return []
+    created = Notification.objects.bulk_create(rows)
+    ids = [n.pk for n in created if n.pk is not None]
+    if len(ids) < len(rows):
+        # A database that does not return the new ids: the newest rows of these kinds.
+        ids = list(
+            Notification.objects.filter(organisation=org, kind__in={n.kind for n in notices})
+            .order_by("-pk")
+            .values_list("pk", flat=True)[: len(rows)]
+        )
+    if email:
+        from humas.accounts.tasks import send_notification_emails
+
+        transaction.on_commit(lambda: send_notification_emails.enqueue(notification_ids=ids))
+    if telegram:
+        transaction.on_commit(lambda: _announce_for_telegram(org, ids))
+    return ids
+
+
 def notify(
     org: Organisation,
     users: Iterable[User | None],
@@ -407,31 +484,33 @@ def notify(
     body: str = "",
     url: str = "",
     email: bool = False,
+    telegram: bool = False,
 ) -> list[int]:
-    """Tell these people in humas, and by e-mail after commit when ``email``.
-
-    Titles and bodies are written in the organisation's language by the caller; this is a
-    side effect of another action, which writes the audit entry.
-    """
-    from humas.accounts.models import Notification
-
-    people = {u.pk: u for u in users if u is not None}
-    created = Notification.objects.bulk_create(
-        Notification(user=u, organisation=org, kind=kind, title=title[:200], body=body, url=url)
-        for u in people.values()
+    """Tell these people in humas, and by e-mail (``email``) and Telegram (``telegram``)
+    after commit: :func:`notify_many` of one notice."""
+    return notify_many(
+        org,
+        [Notice(users=users, kind=kind, title=title, body=body, url=url)],
+        email=email,
+        telegram=telegram,
     )
-    ids = [n.pk for n in created if n.pk is not None]
-    if not ids and people:
-        ids = list(
-            Notification.objects.filter(organisation=org, kind=kind, title=title[:200])
-            .order_by("-pk")
-            .values_list("pk", flat=True)[: len(people)]
-        )
-    if email and ids:
-        from humas.accounts.tasks import send_notification_emails
 
-        transaction.on_commit(lambda: send_notification_emails.enqueue(notification_ids=ids))
-    return ids
+
+def _announce_for_telegram(org: Organisation, ids: list[int]) -> None:
+    from humas.accounts.signals import notifications_for_telegram
+
+    answers = notifications_for_telegram.send_robust(
+        sender=Organisation, organisation=org, notification_ids=ids
+    )
+    for receiver, answer in answers:
+        if isinstance(answer, Exception):
+            # The notifications exist in humas; Telegram is a second way of seeing them.
+            logger.error(
+                "sending notifications %s to Telegram failed in %r",
+                ids,
+                receiver,
+                exc_info=answer,
+            )
 
 
 def notify_admins(
@@ -445,3 +524,94 @@ def notify_admins(
         is_active=True,
     )
     return notify(org, admins, kind=kind, title=title, body=body, url=url, email=True)
+
+
+# --- Telegram alerts for a person ---------------------------------------------------------
+
+
+class TelegramLinkOutcome(StrEnum):
+    LINKED = "linked"
+    #: The same chat used the same code before (Telegram delivered the update again).
+    ALREADY = "already"
+    #: Unknown, expired, used by another chat, or for another organisation's bot.
+    INVALID = "invalid"
+
+
+def start_telegram_link(user: User, org: Organisation) -> str:
+    """A fresh one-time code for linking ``user``'s Telegram through ``org``'s alert bot.
+
+    Earlier unused codes of the person stop working. Nothing changes on the account until
+    the code comes back from Telegram (:func:`link_telegram`), which writes the audit entry.
+    """
+    code, code_hash = TelegramLinkCode.new_code()
+    with transaction.atomic():
+        TelegramLinkCode.objects.filter(user=user, used_at__isnull=True).delete()
+        TelegramLinkCode.objects.create(
+            user=user,
+            organisation=org,
+            code_hash=code_hash,
+            expires_at=TelegramLinkCode.default_expiry(),
+        )
+    return code
+
+
+@transaction.atomic
+def link_telegram(
+    code: str, *, chat_id: int, bot_id: int | None, organisation: Organisation
+) -> tuple[TelegramLinkOutcome, User | None]:
+    """Store ``chat_id`` on the person whose code came back from the bot of ``organisation``.
+
+    ``chat_id`` is the private chat the code was sent from, so only someone holding both the
+    code (shown to the signed-in person) and that Telegram account can link it.
+    """
+    found = TelegramLinkCode.find(code)
+    if found is None:
+        return TelegramLinkOutcome.INVALID, None
+    link = TelegramLinkCode.objects.select_for_update().select_related("user").get(pk=found.pk)
+    if link.organisation_id != organisation.pk or not link.user.is_active:
+        return TelegramLinkOutcome.INVALID, None
+    if link.used_at is not None:
+        if link.used_by_chat == chat_id and link.user.telegram_chat_id == chat_id:
+            return TelegramLinkOutcome.ALREADY, link.user
+        return TelegramLinkOutcome.INVALID, None
+    if link.expires_at <= timezone.now():
+        return TelegramLinkOutcome.INVALID, None
+    now = timezone.now()
+    link.used_at, link.used_by_chat = now, chat_id
+    link.save(update_fields=["used_at", "used_by_chat"])
+    user = link.user
+    user.telegram_chat_id, user.telegram_bot_id, user.telegram_linked_at = chat_id, bot_id, now
+    user.save(update_fields=["telegram_chat_id", "telegram_bot_id", "telegram_linked_at"])
+    record(
+        "accounts.user.telegram_linked",
+        actor=Actor(user=user, label="telegram"),
+        organisation=organisation,
+        target=user,
+        payload={"bot_id": bot_id},
+    )
+    return TelegramLinkOutcome.LINKED, user
+
+
+@transaction.atomic
+def unlink_telegram(
+    user: User, *, by: Actor, organisation: Organisation | None, reason: str = "by_user"
+) -> bool:
+    """Forget ``user``'s Telegram chat; False when none was linked.
+
+    ``reason`` is "by_user" (the person or an admin asked) or "unreachable" (Telegram said
+    the bot may no longer write to them, e.g. they blocked it).
+    """
+    fresh = User.objects.select_for_update().get(pk=user.pk)
+    if fresh.telegram_chat_id is None:
+        return False
+    fresh.telegram_chat_id = fresh.telegram_bot_id = fresh.telegram_linked_at = None
+    fresh.save(update_fields=["telegram_chat_id", "telegram_bot_id", "telegram_linked_at"])
+    user.telegram_chat_id = user.telegram_bot_id = user.telegram_linked_at = None
+    record(
+        "accounts.user.telegram_unlinked",
+        actor=by,
+        organisation=organisation,
+        target=user,
+        payload={"reason": reason},
+    )
+    return True

@@ -53,6 +53,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+    # The private chat with the organisation's alert bot, set only by linking (the person
+    # opens the bot with a one-time code), never typed in: a mistyped number would send
+    # citizens' emergencies to a stranger. ``telegram_bot_id`` is the bot that was opened;
+    # a bot may write only to people who started it.
+    telegram_chat_id = models.BigIntegerField(_("Telegram chat"), null=True, blank=True)
+    telegram_bot_id = models.BigIntegerField(null=True, blank=True)
+    telegram_linked_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -233,6 +240,46 @@ class Invitation(models.Model):
             and self.revoked_at is None
             and self.expires_at > timezone.now()
         )
+
+
+TELEGRAM_CODE_PREFIX = "link_"
+TELEGRAM_CODE_MINUTES = 15
+
+
+class TelegramLinkCode(models.Model):
+    """A one-time code linking a person's Telegram chat to their account.
+
+    The code travels in the bot's deep link (``t.me/<bot>?start=<code>``) and comes back as
+    ``/start <code>`` from the chat to link; only its hash is stored, like invitations.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="telegram_codes"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # The chat that used it: the same update delivered twice finds its own link again.
+    used_by_chat = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Telegram code for {self.user}"
+
+    @staticmethod
+    def new_code() -> tuple[str, str]:
+        # Telegram allows A-Z, a-z, 0-9, "_" and "-" in a start parameter, up to 64 characters.
+        code = TELEGRAM_CODE_PREFIX + secrets.token_urlsafe(18)
+        return code, _hash_token(code)
+
+    @classmethod
+    def find(cls, code: str) -> TelegramLinkCode | None:
+        return cls.objects.filter(code_hash=_hash_token(code)).first()
+
+    @staticmethod
+    def default_expiry() -> Any:
+        return timezone.now() + timedelta(minutes=TELEGRAM_CODE_MINUTES)
 
 
 class AuditQuerySet(models.QuerySet["AuditEntry"]):

@@ -1,4 +1,5 @@
-"""Sign-in and sign-out are recorded in the audit log of the organisation being entered."""
+"""Sign-in and sign-out are recorded in the audit log of the organisation being entered;
+the signals later apps (channels) answer, so accounts never imports them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,27 @@ from humas.accounts.models import Membership, Organisation, User
 #: Sent by ``humas seeddemo`` (organisation=, by=) after the demo organisation and its people
 #: exist, so that later apps can add demo content without accounts importing them.
 demo_seeded = Signal()
+
+#: Sent by :func:`humas.accounts.actions.notify` with ``telegram=True``, after the commit that
+#: created the notifications, with ``organisation=`` and ``notification_ids=`` (never empty).
+#: The channels app sends them through the organisation's Telegram alert bot; sent with
+#: ``send_robust``, so a failing receiver never reaches the action that notified.
+notifications_for_telegram = Signal()
+
+#: Sent with ``organisation=`` by the account's security page; the receiver that knows the
+#: organisation's Telegram alert bot answers with its username (without "@"), or "" when the
+#: organisation has none. See :func:`telegram_alert_bot`.
+telegram_alert_bot_requested = Signal()
+
+
+def telegram_alert_bot(org: Organisation) -> str:
+    """The username of the bot that sends ``org``'s alerts on Telegram, or ""."""
+    for _receiver, answer in telegram_alert_bot_requested.send(
+        sender=Organisation, organisation=org
+    ):
+        if isinstance(answer, str) and answer:
+            return answer
+    return ""
 
 
 def _organisation(request: HttpRequest | None, user: User) -> Organisation | None:

@@ -34,7 +34,8 @@ from humas.accounts.forms import (
     UnitForm,
 )
 from humas.accounts.middleware import SESSION_ORG_KEY
-from humas.accounts.models import Invitation, User
+from humas.accounts.models import Invitation, TelegramLinkCode, User
+from humas.accounts.signals import telegram_alert_bot
 
 SESSION_NEW_CODES = "humas_new_backup_codes"
 
@@ -224,14 +225,75 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
+    org = _org_or_none(request)
     return render(
         request,
         "accounts/security.html",
         {
             "has_2fa": twofactor.has_confirmed_device(user),
             "remaining": twofactor.remaining_backup_codes(user),
+            "telegram_bot": telegram_alert_bot(org) if org is not None else "",
+            "telegram_link": _pending_telegram_link(request, user),
         },
     )
+
+
+# --- Telegram alerts -------------------------------------------------------------------
+
+SESSION_TELEGRAM_LINK = "humas_telegram_link"
+
+
+def _pending_telegram_link(request: HttpRequest, user: User) -> dict[str, Any] | None:
+    """The deep link made by "Link Telegram", while its code can still be used."""
+    pending = request.session.get(SESSION_TELEGRAM_LINK)
+    if not isinstance(pending, dict) or user.telegram_chat_id is not None:
+        return None
+    try:
+        expires = datetime.fromisoformat(str(pending.get("expires", "")))
+    except ValueError:
+        expires = timezone.now()
+    if expires <= timezone.now():
+        request.session.pop(SESSION_TELEGRAM_LINK, None)
+        return None
+    return {"url": pending.get("url", ""), "bot": pending.get("bot", ""), "expires": expires}
+
+
+@login_required
+@require_POST
+def telegram_link(request: HttpRequest) -> HttpResponse:
+    """Make a one-time code and show the alert bot's deep link that carries it."""
+    user: User = request.user  # type: ignore[assignment]
+    org = access.organisation_for(request)
+    bot = telegram_alert_bot(org)
+    if not bot:
+        messages.error(
+            request,
+            _(
+                "%(org)s has not chosen a Telegram bot for alerts yet. Ask an administrator "
+                "to choose one on a Telegram channel's page."
+            )
+            % {"org": org.name},
+        )
+        return redirect("accounts:security")
+    code = actions.start_telegram_link(user, org)
+    request.session[SESSION_TELEGRAM_LINK] = {
+        "url": f"https://t.me/{bot}?start={code}",
+        "bot": bot,
+        "expires": TelegramLinkCode.default_expiry().isoformat(),
+    }
+    return redirect("accounts:security")
+
+
+@login_required
+@require_POST
+def telegram_unlink(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    request.session.pop(SESSION_TELEGRAM_LINK, None)
+    if actions.unlink_telegram(
+        user, by=Actor.from_request(request), organisation=_org_or_none(request)
+    ):
+        messages.success(request, _("Your Telegram is no longer linked; alerts stop going there."))
+    return redirect("accounts:security")
 
 
 # --- home and organisation -----------------------------------------------------------

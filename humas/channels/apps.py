@@ -6,3 +6,6 @@ class ChannelsConfig(AppConfig):
     name = "humas.channels"
     label = "channels"
     verbose_name = _("Channels")
+
+    def ready(self) -> None:
+        from humas.channels import alerts  # noqa: F401  (answers accounts' Telegram signals)

@@ -61,6 +61,10 @@ class ChannelAccount(Leased):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The bot that writes the organisation's alerts privately to members who linked their
+    # Telegram (humas.channels.alerts). One per organisation, Telegram only: both enforced by
+    # the database, so two admins choosing at once cannot end with two.
+    sends_alerts = models.BooleanField(_("sends alerts to members"), default=False)
 
     class Meta:
         verbose_name = _("channel")
@@ -69,7 +73,16 @@ class ChannelAccount(Leased):
         constraints = [
             models.UniqueConstraint(
                 fields=["organisation", "network", "external_id"], name="one_channel_per_account"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=models.Q(sends_alerts=True),
+                name="one_alert_bot_per_org",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sends_alerts=False) | models.Q(network="telegram"),
+                name="alert_bot_is_telegram",
+            ),
         ]
 
     def __str__(self) -> str:

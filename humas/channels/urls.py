@@ -11,6 +11,7 @@ urlpatterns = [
     path("saluran/<int:channel_id>/", views.channel_detail, name="detail"),
     path("saluran/<int:channel_id>/uji/", views.channel_test, name="test"),
     path("saluran/<int:channel_id>/putuskan/", views.channel_disconnect, name="disconnect"),
+    path("saluran/<int:channel_id>/peringatan/", views.channel_alerts, name="alerts"),
     path("hooks/<str:token>/", views.webhook, name="webhook"),
     path("feed/<slug:org_slug>.atom", feeds.public_feed, name="public_feed"),
 ]

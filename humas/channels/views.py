@@ -17,8 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from humas.accounts import access as account_access
+from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
-from humas.channels import access, actions
+from humas.channels import access, actions, alerts
 from humas.channels.models import ChannelAccount, ChannelStatus
 from humas.channels.providers import REGISTRY, UnknownNetwork, provider_class
 from humas.channels.providers.base import ErrorKind, ProviderError
@@ -157,6 +158,7 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
             "posts": channel.posts.order_by("-published_at")[:10],
             "webhook_url": webhook_url,
             "capabilities": channel.provider_class.capabilities,
+            "can_send_alerts": channel.network == "telegram",
             "warnings": channel.provider().health_warnings()
             if channel.status != ChannelStatus.DISABLED
             else [],
@@ -189,6 +191,31 @@ def channel_disconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
         _("%(channel)s is disconnected and its credentials were deleted.")
         % {"channel": str(channel)},
     )
+    return redirect("channels:detail", channel_id=channel.pk)
+
+
+@login_required
+@require_POST
+def channel_alerts(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """Choose whether this Telegram channel's bot writes the organisation's alerts."""
+    channel = access.get_channel_for(request, channel_id, write=True)
+    wanted = request.POST.get("sends_alerts") == "on"
+    try:
+        alerts.set_alert_bot(channel, sends_alerts=wanted, by=Actor.from_request(request))
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        if wanted:
+            messages.success(
+                request,
+                _(
+                    "The bot of %(channel)s now sends alerts to members who linked their "
+                    "Telegram on their Security page."
+                )
+                % {"channel": str(channel)},
+            )
+        else:
+            messages.success(request, _("This bot no longer sends alerts to members."))
     return redirect("channels:detail", channel_id=channel.pk)
 
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from humas.accounts.actions import ActionError, notify
+from humas.accounts.actions import ActionError, Notice, notify, notify_many
 from humas.accounts.audit import Actor, record
 from humas.accounts.models import Membership, Organisation, Unit, User
 from humas.accounts.roles import Role
@@ -521,6 +521,7 @@ def _alert_emergencies(org: Organisation, conversations: Sequence[Conversation])
     )
     admins: list[User] | None = None
     now = timezone.now()
+    notices = []
     with translation.override(org.default_language):
         for conversation in conversations:
             people = [m.user for m in on_duty if may_see(m, conversation)]
@@ -528,17 +529,19 @@ def _alert_emergencies(org: Organisation, conversations: Sequence[Conversation])
                 if admins is None:
                     admins = _admins(org)
                 people = admins
-            notify(
-                org,
-                people,
-                kind="inbox.emergency",
-                title=_("Emergency: %(who)s on %(channel)s")
-                % {"who": conversation.contact, "channel": conversation.channel.handle},
-                body=conversation.preview_masked,
-                url=_conversation_url(conversation),
-                email=True,
+            notices.append(
+                Notice(
+                    users=people,
+                    kind="inbox.emergency",
+                    title=_("Emergency: %(who)s on %(channel)s")
+                    % {"who": conversation.contact, "channel": conversation.channel.handle},
+                    body=conversation.preview_masked,
+                    url=_conversation_url(conversation),
+                )
             )
             conversation.emergency_notified_at = now
+    # One INSERT and one e-mail task for the whole batch, however many emergencies it held.
+    notify_many(org, notices, email=True, telegram=True)
     Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(
         emergency_notified_at=now
     )

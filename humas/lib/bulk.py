@@ -31,7 +31,7 @@ def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> int:
     model = type(rows[0])
     meta = model._meta
     connection = connections[router.db_for_write(model)]
-    columns = [meta.get_field(name) for name in fields]
+    columns: list[Any] = [meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     pk: Any = meta.pk

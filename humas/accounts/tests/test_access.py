@@ -37,6 +37,9 @@ OWN_ACCOUNT = {
     "accounts:switch_organisation",
     "accounts:password_change",
     "accounts:notifications",
+    # Linking one's own Telegram for alerts (the code is for the caller's organisation).
+    "accounts:telegram_link",
+    "accounts:telegram_unlink",
 }
 # Pages without an object: the permission each needs, URL arguments, status when allowed.
 # POST_ONLY pages are tried with an empty POST: refused (403) without the right, and
@@ -102,6 +105,7 @@ OBJECT_PAGES = {
     "channels:detail": ("channel", "get"),
     "channels:test": ("channel", "post"),
     "channels:disconnect": ("channel", "post"),
+    "channels:alerts": ("channel", "post"),
     "publishing:post": ("post", "get"),
     "publishing:post_edit": ("post", "get"),
     "publishing:post_deliveries": ("post", "get"),

@@ -132,3 +132,30 @@ def test_several_emergencies_in_one_batch_each_tell_the_on_duty_members_once(
     assert sorted(entry.payload["emergencies"]) == sorted(
         Conversation.objects.values_list("pk", flat=True)
     )
+
+
+def test_a_batch_of_emergencies_is_written_and_mailed_in_one_go(
+    on_duty, receive, labels, django_capture_on_commit_callbacks, monkeypatch
+):
+    from humas.accounts import tasks
+    from humas.inbox.tests.conftest import citizen_event
+
+    enqueued = []
+    task = tasks.send_notification_emails
+
+    class Counting:
+        def enqueue(self, **kwargs):
+            enqueued.append(kwargs["notification_ids"])
+            return task.enqueue(**kwargs)
+
+    monkeypatch.setattr(tasks, "send_notification_emails", Counting())
+    labels["#sos"] = {"category": "emergency", "urgency": "critical"}
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(*[citizen_event(f"Kebakaran rumah {n} #sos", author=f"w{n}") for n in range(5)])
+    told = Notification.objects.filter(kind="inbox.emergency")
+    assert told.count() == 5
+    # One e-mail task for the five, not five tasks.
+    assert enqueued == [sorted(told.values_list("pk", flat=True))]
+    assert sorted(m.subject for m in mail.outbox) == sorted(
+        f"[humas] {title}" for title in told.values_list("title", flat=True)
+    )

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -61,7 +61,11 @@ from humas.channels.providers.base import (
     raise_for_response,
     validate_against,
 )
+from humas.channels.signals import bot_started
 from humas.lib.http import HttpFailure, parse_retry_after
+
+if TYPE_CHECKING:
+    from humas.channels.models import ChannelAccount
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +155,16 @@ class TelegramError(ProviderError):
     ) -> None:
         super().__init__(message, kind, retry_after=retry_after, status=status)
         self.description = description
+
+
+def recipient_unreachable(error: ProviderError) -> bool:
+    """Whether a failed private message means the bot may no longer write to that person.
+
+    403 for a private chat is always about the person (they blocked the bot, deleted their
+    account, or never started it); 400 "chat not found" means the bot never had that chat.
+    """
+    description = error.description.lower() if isinstance(error, TelegramError) else ""
+    return error.status == 403 or (error.status == 400 and "chat not found" in description)
 
 
 # --- connecting ---------------------------------------------------------------------------
@@ -459,6 +473,15 @@ class TelegramProvider(Provider):
     # thread, a page of polling) are fine, and a 429 with retry_after covers the rest.
     requests_per_second = 1.0
     api_root: ClassVar[str] = API_ROOT
+    #: The ChannelAccount this provider serves (set by :meth:`for_channel`), named in the
+    #: ``bot_started`` signal; None for a provider built by hand (connecting, tests).
+    channel_id: int | None = None
+
+    @classmethod
+    def for_channel(cls, channel: ChannelAccount, **kwargs: Any) -> TelegramProvider:
+        provider = cast(TelegramProvider, super().for_channel(channel, **kwargs))
+        provider.channel_id = channel.pk
+        return provider
 
     # --- talking to the Bot API -------------------------------------------------------
 
@@ -1037,9 +1060,17 @@ class TelegramProvider(Provider):
 
         Lenient on purpose below the envelope: an odd message is skipped and logged rather than
         refused, because a refused webhook delivery is retried by Telegram again and again.
+
+        A private ``/start <code>`` (someone opening the bot through a deep link, such as a
+        member linking their account for alerts) is not a citizen's message: it is announced
+        with the ``bot_started`` signal and never becomes an event.
         """
         message = update.get("message")
         if not isinstance(message, dict):
+            return []
+        started = _deep_link_start(message)
+        if started is not None:
+            self._announce_start(*started)
             return []
         try:
             event = self._event(message, dict(update))
@@ -1139,6 +1170,40 @@ class TelegramProvider(Provider):
             parent_id = f"{group_id}:{replied_id}"
         return EventKind.COMMENT, parent_id, thread_id, permalink
 
+    def _announce_start(self, chat_id: int, code: str, language: str) -> None:
+        answers = bot_started.send_robust(
+            sender=type(self),
+            provider=self,
+            channel_id=self.channel_id,
+            chat_id=chat_id,
+            code=code,
+            language=language,
+        )
+        for receiver, answer in answers:
+            if isinstance(answer, Exception):
+                # Not raised: the rest of the page (citizens' messages) must still be read.
+                logger.error("a /start code was not handled by %r", receiver, exc_info=answer)
+
+    # --- writing to one person ----------------------------------------------------------
+
+    def send_private_message(self, chat_id: int, text: str) -> int:
+        """Send ``text`` as plain text (no parse_mode: nothing in it is read as markup) to a
+        private chat; the new message's id.
+
+        Not retried here (the first attempt may have arrived); a 403 or "chat not found"
+        means the person cannot be reached by this bot (see :func:`recipient_unreachable`).
+        """
+        result = self.call(
+            "sendMessage",
+            {
+                "chat_id": chat_id,
+                "text": text[:MAX_TEXT],
+                "link_preview_options": {"is_disabled": True},
+            },
+            about_channel=False,
+        )
+        return _message_id(result, "sendMessage")
+
     # --- measuring --------------------------------------------------------------------
 
     def fetch_account_metrics(self) -> AccountMetrics:
@@ -1203,6 +1268,23 @@ CONTENT_KEYS = (
 
 def _has_content(message: Mapping[str, Any]) -> bool:
     return any(message.get(key) for key in CONTENT_KEYS)
+
+
+def _deep_link_start(message: Mapping[str, Any]) -> tuple[int, str, str] | None:
+    """(chat id, code, language) of a private ``/start <code>`` from a person, else None."""
+    chat = _mapping(message.get("chat"))
+    sender = _mapping(message.get("from"))
+    chat_id = _integer(chat.get("id"))
+    if chat.get("type") != "private" or chat_id is None or sender.get("is_bot"):
+        return None
+    text = _text(message.get("text"))
+    if not _is_start(text):
+        return None
+    parts = text.split(maxsplit=1)
+    code = parts[1].strip() if len(parts) == 2 else ""
+    if not code:
+        return None
+    return chat_id, code[:64], _text(sender.get("language_code"))
 
 
 def _is_start(text: str) -> bool:
