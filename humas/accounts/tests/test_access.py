@@ -321,6 +321,7 @@ ANALYST_GETS = {
     "channels:detail": 200,
     "channels:test": 403,
     "channels:disconnect": 403,
+    "channels:alerts": 403,
     "publishing:post": 200,
     "publishing:post_edit": 403,
     "publishing:post_deliveries": 200,
