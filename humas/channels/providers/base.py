@@ -211,11 +211,15 @@ class InboundEvent:
 
 @dataclass(frozen=True)
 class PostMetrics:
+    """A post's counts as the network gives them. ``None`` means the network did not give
+    that number (it has no such count, or this server is too old to have it): it is shown as
+    "not provided by <network>", never taken for 0."""
+
     external_id: str
-    likes: int = 0
-    reposts: int = 0
-    replies: int = 0
-    quotes: int = 0
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
     views: int | None = None
 
 

@@ -942,10 +942,10 @@ def _text(data: Mapping[str, Any], name: str, what: str) -> str:
 
 def _count(
     data: Mapping[str, Any], name: str, what: str = "getPosts", *, required: bool = True
-) -> int:
+) -> Any:
     value = data.get(name)
     if value is None and not required:
-        return 0
+        return None  # not given: not provided, which is not 0
     if isinstance(value, bool) or not isinstance(value, int):
         raise _shape_error(what, name)
     return value

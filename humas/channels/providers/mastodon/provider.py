@@ -945,8 +945,9 @@ def _metrics(status: Any, what: str) -> PostMetrics:
             likes=count_field(status, "favourites_count"),
             reposts=count_field(status, "reblogs_count"),
             replies=count_field(status, "replies_count"),
-            # quotes_count arrived with quote posts (4.5); 0 before.
-            quotes=quotes if isinstance(quotes, int) and not isinstance(quotes, bool) else 0,
+            # quotes_count arrived with quote posts (4.5); a server before that has no such
+            # count, which is not the same as nobody quoting.
+            quotes=quotes if isinstance(quotes, int) and not isinstance(quotes, bool) else None,
         )
     except Malformed as exc:
         raise missing(what, str(exc)) from None

@@ -94,3 +94,22 @@ def test_an_editor_cannot_connect_channels(as_user, editor):
         reverse("channels:connect", args=["mastodon"]), {"instance": "social.example"}
     )
     assert page.status_code == 403
+
+
+def test_the_channel_page_shows_zero_as_zero_and_a_count_not_given_as_a_dash(as_user, admin, org):
+    from django.utils import timezone
+
+    from humas.channels.models import ChannelPost
+
+    channel = ChannelAccount.objects.create(
+        organisation=org, network="mastodon", external_id="1", handle="@dinas@satu.go.id"
+    )
+    ChannelPost.objects.create(
+        channel=channel,
+        external_id="9",
+        text="Jadwal vaksinasi",
+        published_at=timezone.now(),
+        metrics={"likes": 0, "reposts": None, "replies": 5, "quotes": None, "views": None},
+    )
+    page = as_user(admin).get(reverse("channels:detail", args=[channel.pk])).content.decode()
+    assert "<td>0</td><td>—</td><td>5</td>" in page
