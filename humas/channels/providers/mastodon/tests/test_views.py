@@ -105,6 +105,7 @@ def test_the_channel_page_shows_zero_as_zero_and_a_count_not_given_as_a_dash(as_
         organisation=org, network="mastodon", external_id="1", handle="@dinas@satu.go.id"
     )
     ChannelPost.objects.create(
+        organisation=org,
         channel=channel,
         external_id="9",
         text="Jadwal vaksinasi",
