@@ -63,11 +63,14 @@ INSTALLED_APPS = [
     "humas.publishing",
     "humas.inbox",
     "humas.triage",
+    "humas.analytics",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /l/<code> (tracked links) answers here, before sessions and the rest: see its docstring.
+    "humas.analytics.middleware.TrackedLinkMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.common.CommonMiddleware",

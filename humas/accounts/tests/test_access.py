@@ -26,6 +26,10 @@ PUBLIC = {
     "channels:public_feed",
     # Citizens look up a report by its tracking number (no personal data, rate-limited).
     "inbox:status",
+    # Tracked links: followed by anyone; the conversion call is signed, the pixel counts once.
+    "analytics:follow",
+    "analytics:pixel",
+    "analytics:conversion",
 }
 OWN_ACCOUNT = {
     "home",
@@ -94,6 +98,10 @@ PAGES = {
     "triage:progress": ("org.manage", {}, 200),
     "triage:retrain": ("org.manage", {}, POST_ONLY),
     "triage:rollback": ("org.manage", {}, POST_ONLY),
+    "analytics:link_list": ("content.view", {}, 200),
+    # The conversion secret signs calls for the whole organisation: admins only.
+    "analytics:conversion_settings": ("org.manage", {}, 200),
+    "analytics:conversion_secret_regenerate": ("org.manage", {}, POST_ONLY),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -154,6 +162,10 @@ OBJECT_PAGES = {
     "inbox:citizen_unblock": ("contact", "post"),
     "inbox:citizen_export": ("contact", "get"),
     "inbox:citizen_erase": ("contact", "get"),
+    "analytics:campaign_links": ("campaign", "get"),
+    "analytics:link_create": ("campaign", "post"),
+    "analytics:campaign_links_csv": ("campaign", "get"),
+    "analytics:link_deactivate": ("link", "post"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -233,7 +245,14 @@ def org_a_objects(org, unit, admin, editor):
         "invitation": invitation,
         **publishing_objects(org, editor, channel),
         **inbox_objects(channel),
+        **analytics_objects(org),
     }
+
+
+def analytics_objects(org):
+    from humas.analytics.models import TrackedLink
+
+    return {"link": TrackedLink.objects.create(organisation=org, destination="https://satu.go.id/")}
 
 
 def inbox_objects(channel):
@@ -371,6 +390,10 @@ ANALYST_GETS = {
     "inbox:citizen_unblock": 403,
     "inbox:citizen_export": 403,
     "inbox:citizen_erase": 403,
+    "analytics:campaign_links": 200,
+    "analytics:link_create": 403,
+    "analytics:campaign_links_csv": 200,
+    "analytics:link_deactivate": 403,
 }
 
 

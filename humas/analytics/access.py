@@ -1,0 +1,34 @@
+"""Access helpers for tracked links (see humas.accounts.access for the rules)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+
+from humas.accounts.access import require
+from humas.analytics.models import TrackedLink
+from humas.publishing.access import get_campaign_for
+from humas.publishing.models import Campaign
+
+
+def links_for(request: HttpRequest) -> QuerySet[TrackedLink]:
+    membership = require(request, "content.view")
+    return TrackedLink.objects.filter(organisation=membership.organisation).select_related(
+        "campaign", "channel", "post"
+    )
+
+
+def get_link_for(request: HttpRequest, link_id: int, *, write: bool = False) -> TrackedLink:
+    link = get_object_or_404(links_for(request), pk=link_id)
+    if write:
+        require(request, "content.write")
+    return link
+
+
+def get_campaign_links_for(
+    request: HttpRequest, campaign_id: int, *, write: bool = False
+) -> tuple[Campaign, QuerySet[TrackedLink]]:
+    """The campaign (404 outside the organisation) and its links."""
+    campaign = get_campaign_for(request, campaign_id, write=write)
+    return campaign, links_for(request).filter(campaign=campaign)

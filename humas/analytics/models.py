@@ -1,0 +1,162 @@
+"""Tracked links: short codes for campaign links, click counters and conversions.
+
+Nothing here identifies a person. A click is a number in a per-day counter; a conversion is a
+number with an optional value and label; the only browser-specific value ever derived is the
+pixel's random token, stored as a hash salted with the link, so two links' conversions from
+the same browser cannot be joined.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from humas.accounts.models import Organisation
+from humas.channels.models import ChannelAccount
+from humas.publishing.models import Campaign, Post
+
+#: Length of a code in characters (6 random bytes, base64url): 2**48 possible codes, so
+#: guessing a live one among a million takes about 280 million tries on average.
+CODE_BYTES = 6
+
+
+def new_code() -> str:
+    return secrets.token_urlsafe(CODE_BYTES)
+
+
+class TrackedLink(models.Model):
+    """``/l/<code>``: redirects to ``destination`` and counts the click.
+
+    One link per campaign and channel (so clicks are by channel), optionally per post.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="tracked_links"
+    )
+    code = models.CharField(_("code"), max_length=16, unique=True, default=new_code)
+    destination = models.URLField(_("destination"), max_length=2000)
+    # SET_NULL everywhere: a link already printed or posted keeps working after its
+    # campaign, channel or post is removed.
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tracked_links",
+        verbose_name=_("campaign"),
+    )
+    channel = models.ForeignKey(
+        ChannelAccount,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tracked_links",
+        verbose_name=_("channel"),
+    )
+    post = models.ForeignKey(
+        Post,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tracked_links",
+        verbose_name=_("post"),
+    )
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("tracked link")
+        verbose_name_plural = _("tracked links")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organisation", "campaign"], name="link_org_campaign")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def short_url(self) -> str:
+        return f"{settings.SITE_URL}/l/{self.code}"
+
+
+class LinkClickDay(models.Model):
+    """Clicks on one link on one day (in the organisation's time zone).
+
+    A redirect adds one with a single ``INSERT … ON CONFLICT DO UPDATE SET clicks = clicks + 1``
+    on one of ``CLICK_SLOTS`` rows chosen at random, so a link that goes viral spreads its
+    writes over several rows instead of queueing every redirect on one row lock. Readers sum
+    the slots.
+    """
+
+    link = models.ForeignKey(TrackedLink, on_delete=models.CASCADE, related_name="click_days")
+    day = models.DateField()
+    slot = models.PositiveSmallIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["link", "day", "slot"], name="click_day_slot_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.day}: {self.clicks}"
+
+
+CLICK_SLOTS = 8
+
+
+class ConversionSource(models.TextChoices):
+    SERVER = "server", _("Server call")
+    PIXEL = "pixel", _("Pixel")
+
+
+class Conversion(models.Model):
+    """Conversions recorded for a link on one day (``count`` is usually 1)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="conversions"
+    )
+    link = models.ForeignKey(TrackedLink, on_delete=models.CASCADE, related_name="conversions")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=1)
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    label = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=10, choices=ConversionSource.choices)
+    # SHA-256 of the caller's idempotency id (server) or of the link and the browser's random
+    # pixel token (pixel): the same conversion is stored once. Hashed so that an order number
+    # or a token never sits in the database in clear.
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "dedupe_key"],
+                condition=models.Q(dedupe_key__isnull=False),
+                name="conversion_dedupe_per_link",
+            )
+        ]
+        indexes = [models.Index(fields=["link", "day"], name="conversion_link_day")]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.day}: {self.count}"
+
+
+class ConversionSecret(models.Model):
+    """The organisation's key for signing server-to-server conversion calls (encrypted)."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="conversion_secret"
+    )
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"conversion secret of {self.organisation_id}"
