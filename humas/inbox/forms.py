@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -24,6 +24,7 @@ from humas.inbox.models import (
     Sentiment,
     Status,
     Urgency,
+    pending_due_expression,
 )
 from humas.publishing.models import MediaAsset
 
@@ -103,16 +104,7 @@ class ChannelMultipleChoiceField(forms.ModelMultipleChoiceField):
 def with_pending_due(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate ``pending_due_at``: the first-answer deadline until answered, then the
     resolution deadline (what :attr:`Conversation.pending_due` computes in Python)."""
-    return rows.annotate(
-        pending_due_at=Case(
-            When(
-                responded_at__isnull=True,
-                first_response_due__isnull=False,
-                then=F("first_response_due"),
-            ),
-            default=F("resolution_due"),
-        )
-    )
+    return rows.annotate(pending_due_at=pending_due_expression())
 
 
 class InboxFilterForm(forms.Form):

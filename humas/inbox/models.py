@@ -116,6 +116,21 @@ class Contact(models.Model):
         return self.display_name or self.handle or self.external_id or "?"
 
 
+def pending_due_expression() -> models.Case:
+    """:attr:`Conversation.pending_due` in SQL (without the status, which callers filter on):
+    the first-answer deadline until the first answer, then the resolution deadline. The
+    list's deadline filter and the ``conv_pending_due`` index use this one expression, so
+    PostgreSQL recognises the index."""
+    return models.Case(
+        models.When(
+            responded_at__isnull=True,
+            first_response_due__isnull=False,
+            then=F("first_response_due"),
+        ),
+        default=F("resolution_due"),
+    )
+
+
 class Conversation(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="conversations"
@@ -221,6 +236,14 @@ class Conversation(models.Model):
                 F("last_message_at").desc(),
                 F("id").desc(),
                 name="conv_newest",
+            ),
+            # The deadline filter ("due soon", "overdue"): the deadline that matters now, as
+            # the list computes it (pending_due_expression), for open conversations only.
+            models.Index(
+                F("organisation_id"),
+                pending_due_expression(),
+                name="conv_pending_due",
+                condition=models.Q(status="open"),
             ),
         ]
 
