@@ -320,8 +320,15 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     for the rows alone, so new messages appear without a reload."""
     membership = access.inbox_membership(request)
     org = membership.organisation
+    # "page" and "fragment" are not filters: a link with nothing else (the next page, or the
+    # refresh of the first visit's rows) keeps the defaults instead of binding an empty form
+    # (every status: resolved conversations appeared after the first refresh, and sorting a
+    # year of them by urgency was the slowest query of the list).
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    filters.pop("fragment", None)
     form = InboxFilterForm(
-        request.GET or None,
+        filters or None,
         initial=InboxFilterForm.DEFAULTS,
         channels=ChannelAccount.objects.filter(organisation=org).only(
             "pk", "display_name", "handle", "network"
@@ -333,15 +340,12 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     page = _page(rows, request.GET.get("page"))
     zone = _zone(org)
     items = _rows(page, unmasked=access.sees_personal_data(request), zone=zone)
-    query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("fragment", None)
     context = {
         "form": form,
         "page": page,
         "items": items,
         "rows_html": _rows_html(items, may_work=membership.has_perm("inbox.work")),
-        "query": query.urlencode(),
+        "query": filters.urlencode(),
         "zone": zone,
     }
     if request.headers.get("HX-Request") and request.GET.get("fragment") == "rows":

@@ -109,6 +109,21 @@ def test_new_messages_arrive_through_the_polled_fragment(as_user, responder, say
     assert body.count("fragment=rows") == 1
 
 
+def test_the_default_pages_refresh_and_later_pages_keep_the_default_filters(
+    as_user, responder, say, org
+):
+    done = say("Sudah selesai", author="a")
+    actions.resolve_conversation(done, by=Actor.system("test"))
+    say("Masih terbuka", author="b")
+    client = as_user(responder)
+    # The first visit (/inbox/, no query): its refresh link carries nothing but "fragment",
+    # and a later page nothing but "page"; both still mean "open, most urgent first".
+    for query in ({"fragment": "rows"}, {"page": "1"}, {"fragment": "rows", "page": "1"}):
+        body = client.get(URL, query, headers={"HX-Request": "true"}).content.decode()
+        assert "Masih terbuka" in body
+        assert "Sudah selesai" not in body, query
+
+
 def test_personal_data_is_masked_for_roles_without_the_right(as_user, responder, say, monkeypatch):
     say("Hubungi saya di 081234567890 ya min")
     assert "081234567890" in as_user(responder).get(URL).content.decode()
