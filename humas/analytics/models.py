@@ -160,3 +160,68 @@ class ConversionSecret(models.Model):
 
     def __str__(self) -> str:
         return f"conversion secret of {self.organisation_id}"
+
+
+# --- metric snapshots --------------------------------------------------------------------
+
+#: When a post's counts are taken, in hours after publishing: often while it is young, then
+#: once a day up to 90 days. A point missed (the worker was stopped) is not made up later:
+#: counts read late are not what they were at that age.
+SNAPSHOT_HOURS = (1, 6, 24, 72, 168, *range(192, 90 * 24 + 1, 24))
+
+
+class PostSnapshot(models.Model):
+    """A published post's counts at one age (append-only; one per post and age).
+
+    A count is ``None`` when the network does not give it ("not provided by <network>"),
+    never 0, so a network that stops giving a count shows a gap, not a drop.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    # The post's row is kept when it is deleted from the network (``deleted_at``), so its
+    # history stays in the reports.
+    post = models.ForeignKey(
+        "channels.ChannelPost", on_delete=models.CASCADE, related_name="snapshots"
+    )
+    age_hours = models.PositiveIntegerField(_("age in hours"))
+    taken_at = models.DateTimeField(_("taken at"))
+    likes = models.PositiveIntegerField(null=True, blank=True)
+    reposts = models.PositiveIntegerField(null=True, blank=True)
+    replies = models.PositiveIntegerField(null=True, blank=True)
+    quotes = models.PositiveIntegerField(null=True, blank=True)
+    views = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("post snapshot")
+        verbose_name_plural = _("post snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["post", "age_hours"], name="post_snapshot_once")
+        ]
+        indexes = [models.Index(fields=["organisation", "taken_at"], name="post_snapshot_time")]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} @ {self.age_hours} h"
+
+
+class AccountSnapshot(models.Model):
+    """A channel's followers on one day (in the organisation's time zone; append-only)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(
+        ChannelAccount, on_delete=models.CASCADE, related_name="account_snapshots"
+    )
+    day = models.DateField(_("day"))
+    taken_at = models.DateTimeField(_("taken at"))
+    followers = models.PositiveIntegerField(null=True, blank=True)
+    following = models.PositiveIntegerField(null=True, blank=True)
+    posts = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("account snapshot")
+        verbose_name_plural = _("account snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "day"], name="account_snapshot_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} on {self.day}"
