@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -192,4 +193,24 @@ def test_humas_publishes_hears_answers_and_measures_on_a_real_network(bluesky_ne
 
     account = channel.provider().fetch_account_metrics()
     assert account.posts == 2
+
+    # Analytics keeps the history: the snapshots due an hour and a half after publishing
+    # hold the network's own counts (views: not provided by Bluesky), and today's followers.
+    from humas.analytics.models import AccountSnapshot, PostSnapshot
+    from humas.analytics.snapshots import collect_channel
+
+    later = ChannelPost.objects.get(pk=post.pk).published_at + timedelta(hours=1, minutes=30)
+    collect_channel(channel, now=later)
+    for seen in network_views:
+        snapshot = PostSnapshot.objects.get(post__external_id=seen.uri)
+        assert snapshot.age_hours == 1
+        assert (snapshot.likes, snapshot.reposts, snapshot.replies, snapshot.quotes) == (
+            seen.like_count,
+            seen.repost_count,
+            seen.reply_count,
+            seen.quote_count,
+        )
+        assert snapshot.views is None
+    (followers,) = AccountSnapshot.objects.filter(channel=channel)
+    assert followers.followers == account.followers and followers.posts == 2
     timings["whole test"] = time.monotonic() - started
