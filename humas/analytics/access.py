@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from humas.accounts.access import require
-from humas.analytics.models import TrackedLink
+from humas.analytics.models import Goal, TrackedLink
 from humas.publishing.access import get_campaign_for
 from humas.publishing.models import Campaign
 
@@ -32,3 +32,26 @@ def get_campaign_links_for(
     """The campaign (404 outside the organisation) and its links."""
     campaign = get_campaign_for(request, campaign_id, write=write)
     return campaign, links_for(request).filter(campaign=campaign)
+
+
+# Goals are figures for leadership: anyone who may see the dashboards and reports
+# ("reports.view") sees them. Setting them is planning the content (which pillars, which
+# campaigns, how fast to answer), so it takes the same right as planning campaigns and
+# tracked links, "content.write" (admins, approvers, editors), rather than "org.manage",
+# which would leave the PR team's own targets to the administrator alone. Analysts only read.
+GOALS_VIEW = "reports.view"
+GOALS_MANAGE = "content.write"
+
+
+def goals_for(request: HttpRequest) -> QuerySet[Goal]:
+    membership = require(request, GOALS_VIEW)
+    return Goal.objects.filter(organisation=membership.organisation).select_related(
+        "organisation", "channel", "campaign"
+    )
+
+
+def get_goal_for(request: HttpRequest, goal_id: int, *, write: bool = False) -> Goal:
+    goal = get_object_or_404(goals_for(request), pk=goal_id)
+    if write:
+        require(request, GOALS_MANAGE)
+    return goal

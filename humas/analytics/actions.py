@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -19,10 +20,12 @@ from django.utils.translation import gettext as _
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor, record
 from humas.accounts.models import Organisation
+from humas.analytics.goals import problems
 from humas.analytics.models import (
     Conversion,
     ConversionSecret,
     ConversionSource,
+    Goal,
     TrackedLink,
     new_code,
 )
@@ -167,3 +170,132 @@ def record_conversion(
     except IntegrityError:
         return False
     return True
+
+
+# --- goals ---------------------------------------------------------------------------------
+
+
+def _goal_payload(goal: Goal) -> dict[str, object]:
+    return {
+        "metric": goal.metric,
+        "target": str(goal.target),
+        "starts_on": goal.starts_on.isoformat(),
+        "ends_on": goal.ends_on.isoformat(),
+        "channel": goal.channel_id,
+        "campaign": goal.campaign_id,
+    }
+
+
+def _check_goal(
+    org: Organisation,
+    *,
+    metric: str,
+    target: Decimal,
+    starts_on: date,
+    ends_on: date,
+    channel: ChannelAccount | None,
+    campaign: Campaign | None,
+) -> Decimal:
+    found = problems(
+        org,
+        metric=metric,
+        channel=channel,
+        campaign=campaign,
+        target=target,
+        starts_on=starts_on,
+        ends_on=ends_on,
+    )
+    if found:
+        raise ActionError(found[0][1])
+    # Stored with two decimals; quantized here so the audit payload says what was stored.
+    return target.quantize(Decimal("0.01"))
+
+
+def create_goal(
+    org: Organisation,
+    *,
+    metric: str,
+    target: Decimal,
+    starts_on: date,
+    ends_on: date,
+    channel: ChannelAccount | None = None,
+    campaign: Campaign | None = None,
+    by: Actor,
+) -> Goal:
+    target = _check_goal(
+        org,
+        metric=metric,
+        target=target,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        channel=channel,
+        campaign=campaign,
+    )
+    with transaction.atomic():
+        goal = Goal.objects.create(
+            organisation=org,
+            metric=metric,
+            target=target,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            channel=channel,
+            campaign=campaign,
+            created_by=by.user,
+        )
+        record(
+            "analytics.goal.created",
+            actor=by,
+            organisation=org,
+            target=goal,
+            payload=_goal_payload(goal),
+        )
+    return goal
+
+
+def update_goal(
+    goal: Goal,
+    *,
+    metric: str,
+    target: Decimal,
+    starts_on: date,
+    ends_on: date,
+    channel: ChannelAccount | None = None,
+    campaign: Campaign | None = None,
+    by: Actor,
+) -> Goal:
+    target = _check_goal(
+        goal.organisation,
+        metric=metric,
+        target=target,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        channel=channel,
+        campaign=campaign,
+    )
+    with transaction.atomic():
+        before = _goal_payload(goal)
+        goal.metric, goal.target = metric, target
+        goal.starts_on, goal.ends_on = starts_on, ends_on
+        goal.channel, goal.campaign = channel, campaign
+        goal.save()
+        record(
+            "analytics.goal.updated",
+            actor=by,
+            organisation=goal.organisation,
+            target=goal,
+            payload={"before": before, "after": _goal_payload(goal)},
+        )
+    return goal
+
+
+def delete_goal(goal: Goal, *, by: Actor) -> None:
+    with transaction.atomic():
+        # Recorded first: the entry names the goal while its row still exists.
+        record(
+            "analytics.goal.deleted",
+            actor=by,
+            organisation=goal.organisation,
+            target=goal,
+            payload=_goal_payload(goal),
+        )
+        goal.delete()

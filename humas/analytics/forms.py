@@ -1,4 +1,4 @@
-"""The form for creating a campaign's tracked links."""
+"""The forms for creating a campaign's tracked links and for goals."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from humas.accounts.models import Organisation
+from humas.analytics.goals import REACH, problems
+from humas.analytics.models import GoalMetric
 from humas.channels.models import ChannelAccount
 from humas.publishing.models import Campaign, Post
 
@@ -55,3 +58,64 @@ class LinkForm(forms.Form):
         if not value.lower().startswith(("http://", "https://")):
             raise forms.ValidationError(_("The destination must be an http or https address."))
         return value
+
+
+class GoalForm(forms.Form):
+    """A goal's metric, scope, target and period; the rules are :func:`goals.problems`."""
+
+    metric = forms.ChoiceField(label=_("Measure"))
+    channel = forms.ModelChoiceField(
+        label=_("Channel"),
+        queryset=ChannelAccount.objects.none(),
+        required=False,
+        help_text=_("Leave empty for the whole organisation."),
+    )
+    campaign = forms.ModelChoiceField(
+        label=_("Campaign"),
+        queryset=Campaign.objects.none(),
+        required=False,
+        help_text=_("A channel or a campaign, not both."),
+    )
+    target = forms.DecimalField(
+        label=_("Target"),
+        max_digits=12,
+        decimal_places=2,
+        help_text=_(
+            "In the measure's unit: percent, followers, conversions or minutes. For the "
+            "response time, lower is better: the target is the longest acceptable median."
+        ),
+    )
+    starts_on = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(
+        label=_("Until (inclusive)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organisation = organisation
+        self.fields["metric"].choices = [  # type: ignore[attr-defined]
+            *GoalMetric.choices,
+            (REACH, _("Reach or impressions")),
+        ]
+        self.fields["channel"].queryset = ChannelAccount.objects.filter(  # type: ignore[attr-defined]
+            organisation=organisation
+        ).order_by("network", "handle")
+        self.fields["campaign"].queryset = Campaign.objects.filter(  # type: ignore[attr-defined]
+            organisation=organisation
+        ).order_by("-starts_on", "name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for field, message in problems(
+            self.organisation,
+            metric=data.get("metric", ""),
+            channel=data.get("channel"),
+            campaign=data.get("campaign"),
+            target=data.get("target"),
+            starts_on=data.get("starts_on"),
+            ends_on=data.get("ends_on"),
+        ):
+            # A field that failed its own check (empty, not a date) already says so.
+            if field is None or (field in self.fields and field not in self.errors):
+                self.add_error(field, message)
+        return data

@@ -225,3 +225,75 @@ class AccountSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id} on {self.day}"
+
+
+# --- goals ---------------------------------------------------------------------------------
+
+
+class GoalMetric(models.TextChoices):
+    """What a goal measures: one KPI of ``humas/analytics/kpis.py`` each (docs/metrics.md).
+
+    Reach and impressions are not here: no network humas supports gives them, so a goal on
+    them could never be measured (the form refuses it with that reason).
+    """
+
+    ENGAGEMENT_RATE = "engagement_rate", _("Engagement rate (%)")
+    FOLLOWER_GROWTH = "follower_growth", _("Follower growth")
+    FIRST_RESPONSE = "first_response", _("Median first-response time (minutes)")
+    RESOLVED_WITHIN_DEADLINE = (
+        "resolved_within_deadline",
+        _("Complaints resolved within the deadline (%)"),
+    )
+    CONVERSIONS = "conversions", _("Campaign conversions")
+    CONVERSION_RATE = "conversion_rate", _("Conversion rate (%)")
+    PILLAR_MIX = "pillar_mix", _("Content pillar mix (% match with targets)")
+
+
+class Goal(models.Model):
+    """A target for one KPI over a period of local days, for the organisation or for one
+    channel or one campaign of it."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="goals")
+    # CASCADE: a goal for a channel or campaign that is gone can no longer be measured.
+    channel = models.ForeignKey(
+        ChannelAccount,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="goals",
+        verbose_name=_("channel"),
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="goals",
+        verbose_name=_("campaign"),
+    )
+    metric = models.CharField(_("metric"), max_length=30, choices=GoalMetric.choices)
+    target = models.DecimalField(_("target"), max_digits=12, decimal_places=2)
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("goal")
+        verbose_name_plural = _("goals")
+        ordering = ["-ends_on", "metric", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(channel__isnull=True) | models.Q(campaign__isnull=True),
+                name="goal_channel_or_campaign",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")), name="goal_period_order"
+            ),
+            models.CheckConstraint(condition=models.Q(target__gt=0), name="goal_target_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()}: {self.target}"

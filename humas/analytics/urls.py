@@ -37,4 +37,8 @@ urlpatterns = [
         views.conversion_secret_regenerate,
         name="conversion_secret_regenerate",
     ),
+    path("analitik/sasaran/", views.goal_list, name="goal_list"),
+    path("analitik/sasaran/baru/", views.goal_create, name="goal_create"),
+    path("analitik/sasaran/<int:goal_id>/", views.goal_edit, name="goal_edit"),
+    path("analitik/sasaran/<int:goal_id>/hapus/", views.goal_delete, name="goal_delete"),
 ]

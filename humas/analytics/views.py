@@ -21,17 +21,18 @@ from django.utils import translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from humas.accounts.access import organisation_for
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
-from humas.analytics import access, actions
-from humas.analytics.forms import LinkForm
+from humas.analytics import access, actions, goals
+from humas.analytics.forms import GoalForm, LinkForm
 from humas.analytics.models import (
     Conversion,
     ConversionSecret,
     ConversionSource,
+    Goal,
     LinkClickDay,
     TrackedLink,
 )
@@ -446,3 +447,91 @@ def conversion_secret_regenerate(request: HttpRequest) -> HttpResponse:
         request, _("A new conversion secret was made; calls signed with the old one now fail.")
     )
     return redirect("analytics:conversion_settings")
+
+
+# --- goals --------------------------------------------------------------------------------
+
+
+def _goal_list_page(request: HttpRequest, form: GoalForm | None) -> HttpResponse:
+    goal_list = list(access.goals_for(request))
+    membership = request.membership  # type: ignore[attr-defined]
+    can_manage = membership.has_perm(access.GOALS_MANAGE)
+    if form is None and can_manage:
+        form = GoalForm(organisation=membership.organisation)
+    return render(
+        request,
+        "analytics/goal_list.html",
+        {"rows": goals.rows(goal_list), "form": form, "can_manage": can_manage},
+    )
+
+
+@login_required
+def goal_list(request: HttpRequest) -> HttpResponse:
+    """Every goal with its current value and progress; the form to add one."""
+    return _goal_list_page(request, None)
+
+
+def _save_goal(request: HttpRequest, form: GoalForm, goal: Goal | None) -> bool:
+    data = form.cleaned_data
+    fields = {
+        "metric": data["metric"],
+        "target": data["target"],
+        "starts_on": data["starts_on"],
+        "ends_on": data["ends_on"],
+        "channel": data["channel"],
+        "campaign": data["campaign"],
+        "by": Actor.from_request(request),
+    }
+    try:
+        if goal is None:
+            actions.create_goal(form.organisation, **fields)
+        else:
+            actions.update_goal(goal, **fields)
+    except ActionError as exc:
+        form.add_error(None, str(exc))
+        return False
+    return True
+
+
+@login_required
+@require_POST
+def goal_create(request: HttpRequest) -> HttpResponse:
+    org = organisation_for(request, access.GOALS_MANAGE)
+    form = GoalForm(request.POST, organisation=org)
+    if form.is_valid() and _save_goal(request, form, None):
+        messages.success(request, _("Goal added."))
+        return redirect("analytics:goal_list")
+    return _goal_list_page(request, form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def goal_edit(request: HttpRequest, goal_id: int) -> HttpResponse:
+    goal = access.get_goal_for(request, goal_id, write=True)
+    if request.method == "POST":
+        form = GoalForm(request.POST, organisation=goal.organisation)
+        if form.is_valid() and _save_goal(request, form, goal):
+            messages.success(request, _("Goal saved."))
+            return redirect("analytics:goal_list")
+    else:
+        form = GoalForm(
+            organisation=goal.organisation,
+            initial={
+                "metric": goal.metric,
+                "target": goal.target,
+                "starts_on": goal.starts_on,
+                "ends_on": goal.ends_on,
+                "channel": goal.channel_id,
+                "campaign": goal.campaign_id,
+            },
+        )
+    return render(request, "analytics/goal_edit.html", {"goal": goal, "form": form})
+
+
+@login_required
+@require_POST
+def goal_delete(request: HttpRequest, goal_id: int) -> HttpResponse:
+    goal = access.get_goal_for(request, goal_id, write=True)
+    actions.delete_goal(goal, by=Actor.from_request(request))
+    messages.success(request, _("Goal deleted."))
+    return redirect("analytics:goal_list")

@@ -121,10 +121,12 @@ def pending_due_expression() -> models.Case:
     the first-answer deadline until the first answer, then the resolution deadline. The
     list's deadline filter and the ``conv_pending_due`` index use this one expression, so
     PostgreSQL recognises the index."""
+    # The lookups in the order the migration writer sorts them: Django compares the index
+    # with its migration by the arguments as given, and another order reads as a change.
     return models.Case(
         models.When(
-            responded_at__isnull=True,
             first_response_due__isnull=False,
+            responded_at__isnull=True,
             then=F("first_response_due"),
         ),
         default=F("resolution_due"),

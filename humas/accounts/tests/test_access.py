@@ -102,6 +102,9 @@ PAGES = {
     # The conversion secret signs calls for the whole organisation: admins only.
     "analytics:conversion_settings": ("org.manage", {}, 200),
     "analytics:conversion_secret_regenerate": ("org.manage", {}, POST_ONLY),
+    # Goals: seen with the dashboards and reports, set by those who plan the content.
+    "analytics:goal_list": ("reports.view", {}, 200),
+    "analytics:goal_create": ("content.write", {}, POST_ONLY),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -166,6 +169,8 @@ OBJECT_PAGES = {
     "analytics:link_create": ("campaign", "post"),
     "analytics:campaign_links_csv": ("campaign", "get"),
     "analytics:link_deactivate": ("link", "post"),
+    "analytics:goal_edit": ("goal", "get"),
+    "analytics:goal_delete": ("goal", "post"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -250,9 +255,18 @@ def org_a_objects(org, unit, admin, editor):
 
 
 def analytics_objects(org):
-    from humas.analytics.models import TrackedLink
+    from humas.analytics.models import Goal, TrackedLink
 
-    return {"link": TrackedLink.objects.create(organisation=org, destination="https://satu.go.id/")}
+    return {
+        "link": TrackedLink.objects.create(organisation=org, destination="https://satu.go.id/"),
+        "goal": Goal.objects.create(
+            organisation=org,
+            metric="engagement_rate",
+            target=2,
+            starts_on=date(2026, 12, 1),
+            ends_on=date(2026, 12, 31),
+        ),
+    }
 
 
 def inbox_objects(channel):
@@ -394,6 +408,8 @@ ANALYST_GETS = {
     "analytics:link_create": 403,
     "analytics:campaign_links_csv": 200,
     "analytics:link_deactivate": 403,
+    "analytics:goal_edit": 403,
+    "analytics:goal_delete": 403,
 }
 
 
