@@ -6,7 +6,9 @@ snapshot at each age of :data:`~humas.analytics.models.SNAPSHOT_HOURS` that has 
 latest one only, when several passed while the worker was stopped); the unique constraints
 make a second run at the same moment add nothing. Counts the network does not give are
 stored as ``None``. The channel's latest counts on ``ChannelPost.metrics`` are refreshed on
-the way, as ``channels.sync_metrics`` does.
+the way: this is their only periodic refresh (the hourly ``channels.sync_metrics`` job asked
+the networks for the same posts a second time and was removed; ``sync_metrics`` stays as an
+action for one channel).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from humas.channels.actions import POLL_INTERVAL, poll_channel, sync_metrics
+from humas.channels.actions import POLL_INTERVAL, poll_channel
 from humas.channels.models import ChannelAccount, ChannelStatus
 from humas.channels.providers.base import ErrorKind, ProviderError
 from humas.lib.leases import claim, release
@@ -49,16 +49,3 @@ def poll_due_channels() -> int:
             logger.exception("polling %s failed", channel)
         release(channel, worker_id, next_poll_at=next_at)
     return total
-
-
-@register_job("channels.sync_metrics", interval_seconds=3600)
-def sync_all_metrics() -> int:
-    updated = 0
-    for channel in ChannelAccount.objects.filter(status=ChannelStatus.ACTIVE):
-        try:
-            updated += sync_metrics(channel)
-        except ProviderError as exc:
-            logger.warning("metrics for %s failed (%s): %s", channel, exc.kind, exc)
-        except Exception:
-            logger.exception("metrics for %s failed", channel)
-    return updated
