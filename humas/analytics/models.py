@@ -297,3 +297,120 @@ class Goal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_metric_display()}: {self.target}"
+
+
+# --- reports -------------------------------------------------------------------------------
+
+
+class ReportSchedule(models.Model):
+    """Monthly report e-mailed to chosen members on the first working day of the month."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="report_schedules"
+    )
+    recipients = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="+", verbose_name=_("recipients")
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="id"
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    # The first day of the last month whose report went out: a month is sent once, even
+    # when the job runs again that day or a worker restarts halfway.
+    last_sent_month = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("report schedule")
+        verbose_name_plural = _("report schedules")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} ({self.language})"
+
+
+# --- public transparency page --------------------------------------------------------------
+
+
+class TransparencyPage(models.Model):
+    """The organisation's opt-in public page of responsiveness figures (no personal data).
+
+    The figures are computed once a day by a job and stored here as plain numbers, so the
+    public page never queries citizens' conversations and always shows one consistent day.
+    """
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="transparency"
+    )
+    enabled = models.BooleanField(_("published"), default=False)
+    figures = models.JSONField(default=dict, blank=True)
+    # The last local day the figures include, and when they were computed.
+    computed_for = models.DateField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("transparency page")
+        verbose_name_plural = _("transparency pages")
+
+    def __str__(self) -> str:
+        return str(self.organisation_id)
+
+
+# --- content audit -------------------------------------------------------------------------
+
+
+class AuditRubric(models.Model):
+    """A question asked of every past post, with the answers it allows (``values``: a list
+    of short keys; the built-in hook rubric's keys have translated labels in code)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="audit_rubrics"
+    )
+    name = models.CharField(_("name"), max_length=120)
+    values = models.JSONField(_("values"), default=list)
+    # The built-in "opening hook" rubric, scored automatically as well as by people.
+    builtin = models.CharField(max_length=30, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("audit rubric")
+        verbose_name_plural = _("audit rubrics")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="audit_rubric_name_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScoreSource(models.TextChoices):
+    AUTO = "auto", _("Automatic")
+    PERSON = "person", _("By a person")
+
+
+class AuditScore(models.Model):
+    """One post's answer to one rubric; a person's answer replaces the automatic one."""
+
+    rubric = models.ForeignKey(AuditRubric, on_delete=models.CASCADE, related_name="scores")
+    post = models.ForeignKey(
+        "channels.ChannelPost", on_delete=models.CASCADE, related_name="audit_scores"
+    )
+    value = models.CharField(_("value"), max_length=60)
+    source = models.CharField(max_length=10, choices=ScoreSource.choices)
+    scored_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("audit score")
+        verbose_name_plural = _("audit scores")
+        constraints = [models.UniqueConstraint(fields=["rubric", "post"], name="audit_score_once")]
+
+    def __str__(self) -> str:
+        return f"{self.post_id}: {self.value}"
