@@ -15,7 +15,6 @@ Reach and impressions have no function here: no network humas supports gives the
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -33,16 +32,10 @@ from humas.analytics.models import (
 )
 from humas.channels.models import ChannelAccount, ChannelPost
 from humas.inbox.models import Category, Conversation
-from humas.publishing.models import Campaign, DeliveryStatus, Pillar, Post
-
-CENT = Decimal("0.01")
-
-
-def percent(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
-    """``part`` of ``whole`` in percent, rounded half up to two decimals; None without a whole."""
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(CENT, rounding=ROUND_HALF_UP)
+from humas.lib.numbers import CENT, percent
+from humas.publishing.mix import PillarShare as PillarShare
+from humas.publishing.mix import pillar_mix as pillar_mix
+from humas.publishing.models import Campaign
 
 
 def zone_of(org: Organisation) -> ZoneInfo:
@@ -322,71 +315,8 @@ def conversion_rate(
 
 
 # --- pillar mix ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PillarShare:
-    """One pillar's share of the published posts against its target (both in percent).
-
-    ``pillar`` is ``None`` for posts without a pillar (their target is 0).
-    """
-
-    pillar: Pillar | None
-    posts: int
-    share: Decimal
-    target: int
-
-
-def pillar_mix(
-    org: Organisation,
-    start: datetime,
-    end: datetime,
-    *,
-    channel: ChannelAccount | None = None,
-    campaign: Campaign | None = None,
-) -> list[PillarShare] | None:
-    """Each pillar's share of the posts published in the period, with its target share.
-
-    A post counts once however many channels it went to (on a channel scope: if it was
-    published there). Active pillars without posts are listed with 0 posts; ``None`` when
-    nothing was published.
-    """
-    _check_scope(channel, campaign)
-    posts = Post.objects.filter(organisation=org, published_at__gte=start, published_at__lt=end)
-    if channel is not None:
-        posts = posts.filter(
-            deliveries__channel=channel, deliveries__status=DeliveryStatus.PUBLISHED
-        ).distinct()
-    if campaign is not None:
-        posts = posts.filter(campaign=campaign)
-    counts: dict[int | None, int] = {}
-    for pillar_id in posts.values_list("pillar_id", flat=True):
-        counts[pillar_id] = counts.get(pillar_id, 0) + 1
-    total = sum(counts.values())
-    if not total:
-        return None
-    pillars = Pillar.objects.filter(organisation=org).filter(
-        Q(is_active=True) | Q(pk__in=[pk for pk in counts if pk is not None])
-    )
-    mix = [
-        PillarShare(
-            pillar=pillar,
-            posts=counts.get(pillar.pk, 0),
-            share=percent(counts.get(pillar.pk, 0), total) or Decimal(0),
-            target=pillar.target_share,
-        )
-        for pillar in pillars.order_by("name")
-    ]
-    if counts.get(None):
-        mix.append(
-            PillarShare(
-                pillar=None,
-                posts=counts[None],
-                share=percent(counts[None], total) or Decimal(0),
-                target=0,
-            )
-        )
-    return mix
+# ``pillar_mix`` and ``PillarShare`` are defined in humas.publishing.mix (the plan's pillar
+# page shows the same mix) and read through this module by goals, dashboards and reports.
 
 
 def pillar_mix_match(mix: list[PillarShare] | None) -> Decimal | None:

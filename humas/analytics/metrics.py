@@ -6,9 +6,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
-#: The counts that make up engagement: what a reader did with the post. Views are not
-#: engagement (they are reach).
-ENGAGEMENT_COUNTS = ("likes", "reposts", "replies", "quotes")
+from humas.channels.engagement import ENGAGEMENT_COUNTS, total
 
 
 class HasCounts(Protocol):
@@ -21,9 +19,7 @@ class HasCounts(Protocol):
 def engagement(counts: HasCounts) -> int | None:
     """Likes + reposts + replies + quotes, of those the network gives; ``None`` when it gives
     none of them (not 0: "not provided" is not "nobody reacted")."""
-    given = [getattr(counts, name) for name in ENGAGEMENT_COUNTS]
-    known = [value for value in given if value is not None]
-    return sum(known) if known else None
+    return total(getattr(counts, name) for name in ENGAGEMENT_COUNTS)
 
 
 def engagement_rate(counts: HasCounts, followers: int | None) -> Decimal | None:

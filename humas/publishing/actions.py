@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -90,27 +90,6 @@ def save_pillar(
     return _save_row(
         org, pillar or Pillar(organisation=org), pillar is None, fields, by=by, what="pillar"
     )
-
-
-def pillar_mix(org: Organisation, since: date, until: date) -> list[dict[str, Any]]:
-    """Each pillar's target share against its actual share of posts published in the range."""
-    posts = Post.objects.filter(
-        organisation=org,
-        status__in=[PostStatus.PUBLISHED, PostStatus.FAILED],
-        published_at__date__gte=since,
-        published_at__date__lte=until,
-    )
-    per_pillar = dict(posts.values("pillar").annotate(n=Count("pk")).values_list("pillar", "n"))
-    total = sum(per_pillar.values())
-    return [
-        {
-            "pillar": pillar,
-            "count": per_pillar.get(pillar.pk, 0),
-            "share": round(100 * per_pillar.get(pillar.pk, 0) / total) if total else 0,
-            "target": pillar.target_share,
-        }
-        for pillar in Pillar.objects.filter(organisation=org, is_active=True)
-    ]
 
 
 def save_campaign(

@@ -9,31 +9,20 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from humas.accounts.models import Organisation
+from humas.channels import engagement
 from humas.channels.models import ChannelAccount, ChannelPost
 
 #: How far back the history is read, and how many posts it takes to say anything.
 HISTORY = timedelta(days=90)
 MIN_POSTS = 5
-ENGAGEMENT = ("likes", "reposts", "replies")
-
-
-def _engagement(metrics: object) -> int:
-    if not isinstance(metrics, dict):
-        return 0
-    total = 0
-    for key in ENGAGEMENT:
-        try:
-            total += int(metrics.get(key) or 0)
-        except (TypeError, ValueError):
-            continue
-    return total
 
 
 def best_hours(
     org: Organisation, channel: ChannelAccount, *, now: datetime | None = None, top: int = 3
 ) -> list[int] | None:
     """Hours of the day (0–23, in the organisation's zone), best first, by the average
-    likes + reposts + replies of what the channel published in the last 90 days.
+    engagement (``humas.channels.engagement``, as in analytics) of what the channel
+    published in the last 90 days; posts whose network gave no counts are left out.
 
     ``None`` while there are fewer than :data:`MIN_POSTS` posts to learn from: a "best time"
     drawn from two posts would be noise presented as advice.
@@ -51,8 +40,11 @@ def best_hours(
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     seen = 0
     for published_at, metrics in rows:
+        value = engagement.from_metrics(metrics)
+        if value is None:
+            continue
         hour = published_at.astimezone(zone).hour
-        totals[hour][0] += _engagement(metrics)
+        totals[hour][0] += value
         totals[hour][1] += 1
         seen += 1
     if seen < MIN_POSTS:

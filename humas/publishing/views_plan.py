@@ -37,6 +37,7 @@ from humas.publishing.forms_plan import (
     SnippetForm,
 )
 from humas.publishing.insights import best_hours
+from humas.publishing.mix import pillar_mix, targets_only
 from humas.publishing.models import (
     BrandSnippet,
     Campaign,
@@ -74,8 +75,13 @@ def pillar_list(request: HttpRequest) -> HttpResponse:
     org = organisation_for(request, "content.view")
     until = _today(org)
     since = until - timedelta(days=MIX_DAYS)
-    mix = actions.pillar_mix(org, since, until)
-    target_total = sum(row["target"] for row in mix)
+    zone = _zone(org)
+    mix = pillar_mix(
+        org,
+        datetime.combine(since, time.min, tzinfo=zone),
+        datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone),
+    ) or targets_only(org)
+    target_total = sum(row.target for row in mix if row.pillar is not None and row.pillar.is_active)
     return render(
         request,
         "publishing/plan_pillar_list.html",

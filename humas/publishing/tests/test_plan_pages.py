@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from humas.accounts.audit import Actor
-from humas.accounts.models import AuditEntry, Notification
+from humas.accounts.models import AuditEntry, Notification, Organisation
 from humas.accounts.roles import Role
 from humas.accounts.testing import make_member
 from humas.publishing import actions
@@ -25,6 +26,7 @@ from humas.publishing.models import (
     Variant,
 )
 from humas.publishing.testing import make_post
+from humas.publishing.views_plan import MIX_DAYS
 
 pytestmark = pytest.mark.django_db
 
@@ -167,11 +169,33 @@ def test_the_pillar_list_shows_target_against_actual_share(
     response = as_user(analyst).get(reverse("publishing:pillar_list"))
 
     assert response.status_code == 200
-    rows = {row["pillar"]: row for row in response.context["mix"]}
-    assert (rows[pillar]["target"], rows[pillar]["share"]) == (40, 100)
-    assert (rows[other]["target"], rows[other]["share"]) == (70, 0)
+    rows = {row.pillar: row for row in response.context["mix"]}
+    assert (rows[pillar].target, rows[pillar].share, rows[pillar].posts) == (40, 100, 1)
+    assert (rows[other].target, rows[other].share, rows[other].posts) == (70, 0, 0)
     assert 'fill="#16a34a"' in response.content.decode()
     assert b'data-testid="targets-over"' in response.content
+
+
+def test_the_pillar_list_counts_posts_by_the_organisations_local_day(
+    as_user, analyst, editor, org, pillar, channel
+):
+    # 00:30 in Jayapura yesterday-local is still UTC's day before: the same day boundary as
+    # goals, dashboards and reports (humas.publishing.mix), not the server's.
+    Organisation.objects.filter(pk=org.pk).update(time_zone="Asia/Jayapura")
+    zone = ZoneInfo("Asia/Jayapura")
+    today = timezone.now().astimezone(zone).date()
+    inside = datetime.combine(today - timedelta(days=MIX_DAYS), time(0, 30), tzinfo=zone)
+    outside = inside - timedelta(hours=1)
+    for moment in (inside, outside):
+        post = make_post(org, editor, [channel])
+        Post.objects.filter(pk=post.pk).update(
+            status=PostStatus.PUBLISHED, published_at=moment, pillar=pillar
+        )
+
+    response = as_user(analyst).get(reverse("publishing:pillar_list"))
+
+    rows = {row.pillar: row for row in response.context["mix"]}
+    assert rows[pillar].posts == 1
 
 
 def test_the_pillar_list_does_not_warn_when_targets_fit_in_100(as_user, editor, pillar):
