@@ -415,8 +415,12 @@ def main() -> None:
             from humas.accounts.models import User
 
             admin = User.objects.get(email="admin@bench.test")
-            channels = list(ChannelAccount.objects.values_list("pk", flat=True))
-            units = list(Unit.objects.values_list("pk", flat=True))
+            # The database may be bench/dashboard.py's, with other organisations' channels.
+            org = Organisation.objects.get(name="Dinas Bench")
+            channels = list(
+                ChannelAccount.objects.filter(organisation=org).values_list("pk", flat=True)
+            )
+            units = list(Unit.objects.filter(organisation=org).values_list("pk", flat=True))
             users = list(
                 User.objects.filter(email__startswith="petugas").values_list("pk", flat=True)
             )

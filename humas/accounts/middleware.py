@@ -93,6 +93,14 @@ TWO_FACTOR_EXEMPT = {
     "accounts:set_language",
     "ops:healthz",
     "accounts:invitation_accept",
+    # Pages for citizens and other systems: a member who has typed their password but not
+    # yet their code is, on these pages, just another visitor.
+    "inbox:status",
+    "analytics:pixel",
+    "analytics:conversion",
+    "analytics:transparency",
+    "channels:webhook",
+    "channels:public_feed",
 }
 
 

@@ -247,6 +247,22 @@ class Conversation(models.Model):
                 name="conv_pending_due",
                 condition=models.Q(status="open"),
             ),
+            # Dashboards, reports and the transparency page: one organisation's conversations
+            # opened in a period, with every column their figures read, so the aggregates
+            # run on the index alone (INCLUDE is PostgreSQL's; SQLite gets the plain index).
+            models.Index(
+                fields=["organisation", "opened_at"],
+                include=[
+                    "channel",
+                    "category",
+                    "sentiment",
+                    "unit",
+                    "responded_at",
+                    "resolved_at",
+                    "resolution_due",
+                ],
+                name="conv_opened",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -307,7 +323,16 @@ class Message(models.Model):
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="message_thread")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="message_thread"),
+            # Inbound volume per day (dashboards, reports): citizens' messages by time only.
+            models.Index(
+                fields=["created_at"],
+                include=["conversation"],
+                condition=models.Q(direction="in"),
+                name="message_inbound",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} #{self.pk}"

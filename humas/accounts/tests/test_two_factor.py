@@ -126,3 +126,17 @@ def test_regenerating_backup_codes_replaces_the_old_ones(client, editor):
     page = client.post(reverse("accounts:backup_codes")).content.decode()
     assert old[0] not in page
     assert twofactor.verify_code(editor, old[0]) is None
+
+
+def test_pages_for_citizens_do_not_send_a_half_signed_in_member_to_the_code_screen():
+    from humas.accounts.middleware import TWO_FACTOR_EXEMPT
+    from humas.accounts.tests.test_access import PUBLIC
+
+    # Every public page is exempt except the tracked link itself, which the
+    # TrackedLinkMiddleware answers before the 2FA gate runs, and the password-reset pages,
+    # which a signed-in member has no reason to use.
+    expected = {name for name in PUBLIC if not name.startswith("accounts:password_reset")} - {
+        "analytics:follow",
+        "accounts:login",
+    }
+    assert expected <= TWO_FACTOR_EXEMPT
