@@ -7,9 +7,10 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from humas.accounts.access import require
-from humas.analytics.models import Goal, TrackedLink
+from humas.analytics.models import AuditRubric, Goal, TrackedLink
+from humas.channels.models import ChannelAccount
 from humas.publishing.access import get_campaign_for
-from humas.publishing.models import Campaign
+from humas.publishing.models import Campaign, Pillar
 
 
 def links_for(request: HttpRequest) -> QuerySet[TrackedLink]:
@@ -55,3 +56,49 @@ def get_goal_for(request: HttpRequest, goal_id: int, *, write: bool = False) -> 
     if write:
         require(request, GOALS_MANAGE)
     return goal
+
+
+# Dashboards show figures, not the objects' settings: "reports.view" is enough to see a
+# channel's, campaign's or pillar's dashboard, whatever the role may do with the object.
+DASHBOARDS_VIEW = "reports.view"
+
+
+def get_dashboard_channel_for(request: HttpRequest, channel_id: int) -> ChannelAccount:
+    membership = require(request, DASHBOARDS_VIEW)
+    return get_object_or_404(
+        ChannelAccount.objects.filter(organisation=membership.organisation), pk=channel_id
+    )
+
+
+def get_dashboard_campaign_for(request: HttpRequest, campaign_id: int) -> Campaign:
+    membership = require(request, DASHBOARDS_VIEW)
+    return get_object_or_404(
+        Campaign.objects.filter(organisation=membership.organisation), pk=campaign_id
+    )
+
+
+def get_dashboard_pillar_for(request: HttpRequest, pillar_id: int) -> Pillar:
+    membership = require(request, DASHBOARDS_VIEW)
+    return get_object_or_404(
+        Pillar.objects.filter(organisation=membership.organisation), pk=pillar_id
+    )
+
+
+# Content audit: the results are figures like the dashboards ("reports.view"); making a rubric
+# and answering it for posts is judging the content, done by those who write it.
+AUDIT_VIEW = "reports.view"
+AUDIT_MANAGE = "content.write"
+
+
+def rubrics_for(request: HttpRequest) -> QuerySet[AuditRubric]:
+    membership = require(request, AUDIT_VIEW)
+    return AuditRubric.objects.filter(organisation=membership.organisation).select_related(
+        "organisation"
+    )
+
+
+def get_rubric_for(request: HttpRequest, rubric_id: int, *, write: bool = False) -> AuditRubric:
+    rubric = get_object_or_404(rubrics_for(request), pk=rubric_id)
+    if write:
+        require(request, AUDIT_MANAGE)
+    return rubric

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from humas.accounts.models import Organisation
+from humas.accounts.models import Organisation, User
 from humas.analytics.goals import REACH, problems
 from humas.analytics.models import GoalMetric
 from humas.channels.models import ChannelAccount
@@ -119,3 +120,55 @@ class GoalForm(forms.Form):
             if field is None or (field in self.fields and field not in self.errors):
                 self.add_error(field, message)
         return data
+
+
+class TransparencyForm(forms.Form):
+    """Publish (``enabled=1``) or withdraw (``enabled=`` empty) the public transparency page."""
+
+    enabled = forms.BooleanField(label=_("Published"), required=False)
+
+
+class RubricForm(forms.Form):
+    """A rubric's name and values, one per line (the rules are in ``actions.save_rubric``).
+
+    For the built-in hook rubric ``values`` holds only the values people added: the
+    built-in ones are listed beside the field and always kept.
+    """
+
+    name = forms.CharField(label=_("Name"), max_length=120)
+    values = forms.CharField(
+        label=_("Values"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        help_text=_(
+            "One per line, short: the answers a person can choose for a post, such as "
+            "“video”, “photo”, “text only”."
+        ),
+    )
+
+    def value_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["values"].splitlines() if line.strip()]
+
+
+class ReportScheduleForm(forms.Form):
+    """Who receives the monthly report, in which language; the rules are in the actions."""
+
+    recipients = forms.ModelMultipleChoiceField(
+        label=_("Recipients"),
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Active members whose role may see reports in humas."),
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    enabled = forms.BooleanField(label=_("Send every month"), required=False, initial=True)
+
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
+        from humas.analytics.actions import report_recipients_allowed
+
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].queryset = report_recipients_allowed(  # type: ignore[attr-defined]
+            organisation
+        ).order_by("full_name", "email")
+        self.fields["recipients"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda user: f"{user.full_name} <{user.email}>" if user.full_name else user.email
+        )

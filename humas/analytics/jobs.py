@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from humas.analytics import transparency
+from humas.analytics.models import TransparencyPage
 from humas.analytics.snapshots import collect_channel
 from humas.channels.models import ChannelAccount, ChannelStatus
 from humas.channels.providers.base import ProviderError
@@ -31,3 +33,55 @@ def collect_metrics() -> int:
             continue
         stored += done.posts + done.accounts
     return stored
+
+
+# Hourly, though the figures change once a day: each organisation's day ends at its own
+# local midnight (WIB, WITA, WIT), and a worker that was stopped at midnight catches up
+# within the hour.
+@register_job("analytics.update_transparency", interval_seconds=3600)
+def update_transparency() -> int:
+    """Recompute the published transparency pages whose figures miss the last local day;
+    one organisation's failure does not stop the others."""
+    updated = 0
+    for page in TransparencyPage.objects.filter(enabled=True).select_related("organisation"):
+        try:
+            if transparency.is_current(page):
+                continue
+            transparency.refresh(page)
+        except Exception:
+            logger.exception("transparency figures for %s failed", page.organisation)
+            continue
+        updated += 1
+    return updated
+
+
+# Hourly: the first working day starts at local midnight in three time zones, and a report
+# is due from then on; the lease covers building a PDF per schedule.
+@register_job("analytics.send_monthly_reports", interval_seconds=3600, lease_seconds=1800)
+def send_monthly_reports() -> int:
+    """Last month's report to each enabled schedule's recipients, on the organisation's first
+    working day of the month (or the first run after it); one schedule's failure does not
+    stop the others."""
+    from humas.accounts.audit import Actor
+    from humas.analytics import reports
+    from humas.analytics.actions import send_scheduled_report
+    from humas.analytics.models import ReportSchedule
+    from humas.analytics.periods import today_in
+
+    sent = 0
+    schedules = ReportSchedule.objects.filter(enabled=True).select_related("organisation")
+    for schedule in schedules:
+        org = schedule.organisation
+        today = today_in(org)
+        month = reports.month_reported(today)
+        if schedule.last_sent_month is not None and schedule.last_sent_month >= month.first:
+            continue
+        if not reports.delivery_due(org, today):
+            continue
+        try:
+            sent += send_scheduled_report(
+                schedule, today=today, by=Actor.system("analytics.send_monthly_reports")
+            )
+        except Exception:
+            logger.exception("monthly report of schedule %s (%s) failed", schedule.pk, org)
+    return sent

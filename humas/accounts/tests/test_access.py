@@ -30,6 +30,8 @@ PUBLIC = {
     "analytics:follow",
     "analytics:pixel",
     "analytics:conversion",
+    # An organisation's published responsiveness figures (404 unless it chose to publish).
+    "analytics:transparency",
 }
 OWN_ACCOUNT = {
     "home",
@@ -102,9 +104,23 @@ PAGES = {
     # The conversion secret signs calls for the whole organisation: admins only.
     "analytics:conversion_settings": ("org.manage", {}, 200),
     "analytics:conversion_secret_regenerate": ("org.manage", {}, POST_ONLY),
+    # Publishing figures in the organisation's name: admins only.
+    "analytics:transparency_settings": ("org.manage", {}, 200),
+    "analytics:transparency_recompute": ("org.manage", {}, POST_ONLY),
     # Goals: seen with the dashboards and reports, set by those who plan the content.
     "analytics:goal_list": ("reports.view", {}, 200),
     "analytics:goal_create": ("content.write", {}, POST_ONLY),
+    # Reports: read and downloaded with the dashboards; their monthly e-mail is set by admins.
+    "analytics:report": ("reports.view", {}, 200),
+    "analytics:report_download": ("reports.view", {"fmt": "csv"}, 200),
+    "analytics:report_schedules": ("org.manage", {}, 200),
+    # Dashboards and their CSV downloads: whoever sees the reports.
+    "analytics:dashboard": ("reports.view", {}, 200),
+    "analytics:best_times": ("reports.view", {}, 200),
+    "analytics:chart_csv": ("reports.view", {"key": "engagement"}, 200),
+    # Content audit: results with the reports; rubrics and scores by those who write.
+    "analytics:audit": ("reports.view", {}, 200),
+    "analytics:audit_rubric_create": ("content.write", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -171,6 +187,14 @@ OBJECT_PAGES = {
     "analytics:link_deactivate": ("link", "post"),
     "analytics:goal_edit": ("goal", "get"),
     "analytics:goal_delete": ("goal", "post"),
+    "analytics:report_schedule_edit": ("report_schedule", "get"),
+    "analytics:report_schedule_delete": ("report_schedule", "post"),
+    "analytics:channel_dashboard": ("channel", "get"),
+    "analytics:campaign_dashboard": ("campaign", "get"),
+    "analytics:pillar_dashboard": ("pillar", "get"),
+    "analytics:audit_rubric": ("audit_rubric", "get"),
+    "analytics:audit_posts": ("audit_rubric", "get"),
+    "analytics:audit_score_auto": ("audit_rubric", "post"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -255,10 +279,14 @@ def org_a_objects(org, unit, admin, editor):
 
 
 def analytics_objects(org):
-    from humas.analytics.models import Goal, TrackedLink
+    from humas.analytics.models import AuditRubric, Goal, ReportSchedule, TrackedLink
 
     return {
         "link": TrackedLink.objects.create(organisation=org, destination="https://satu.go.id/"),
+        "report_schedule": ReportSchedule.objects.create(organisation=org),
+        "audit_rubric": AuditRubric.objects.create(
+            organisation=org, name="Format", values=["video", "foto"]
+        ),
         "goal": Goal.objects.create(
             organisation=org,
             metric="engagement_rate",
@@ -410,6 +438,14 @@ ANALYST_GETS = {
     "analytics:link_deactivate": 403,
     "analytics:goal_edit": 403,
     "analytics:goal_delete": 403,
+    "analytics:report_schedule_edit": 403,
+    "analytics:report_schedule_delete": 403,
+    "analytics:channel_dashboard": 200,
+    "analytics:campaign_dashboard": 200,
+    "analytics:pillar_dashboard": 200,
+    "analytics:audit_rubric": 403,
+    "analytics:audit_posts": 200,
+    "analytics:audit_score_auto": 403,
 }
 
 
