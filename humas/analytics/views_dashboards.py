@@ -4,16 +4,20 @@ each chart's CSV."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import formats
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from humas.accounts.access import organisation_for
@@ -21,11 +25,17 @@ from humas.accounts.models import Organisation
 from humas.analytics import access, dashboards, goals, periods
 from humas.analytics.charts import Chart, chart_csv
 from humas.analytics.dashboards import as_number, label_heading
-from humas.channels.models import ChannelAccount
+from humas.analytics.models import PostSnapshot
+from humas.channels.models import ChannelAccount, ChannelPost
 from humas.publishing.models import Campaign, Pillar
 
 #: What the dashboards show when no period is asked for.
 DEFAULT_DAYS = 28
+
+#: How long a computed dashboard is reused (see :func:`content`). The posts' numbers move
+#: when the snapshot job runs, every 10 minutes; eight people opening the same dashboard in
+#: a meeting need it computed once, not eight times.
+CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -181,10 +191,85 @@ def chart_context(chart: Chart, query: str) -> dict[str, Any]:
     }
 
 
-def _dashboard_page(request: HttpRequest, asked: Request) -> HttpResponse:
+@dataclass(frozen=True)
+class Content:
+    """What a dashboard page computes: cards, charts (as data and as rendered HTML), top
+    and bottom posts, and the inbox health where it applies."""
+
+    dashboard: dashboards.Dashboard
+    health: Any
+    top: list[dashboards.PostRow]
+    bottom: list[dashboards.PostRow]
+    charts: list[Chart]
+    charts_html: list[str]
+
+
+def _cache_key(kind: str, asked: Request) -> str:
+    """The organisation, scope, period and language, and what changes when the posts'
+    numbers do: the latest snapshot time and the number of posts (two index reads)."""
+    org = asked.org
+    taken = PostSnapshot.objects.filter(organisation=org).aggregate(t=Max("taken_at"))["t"]
+    # A count, not the newest id: posts are never removed (deleted ones are kept), and the
+    # organisation's index answers a count where a max of ids walks other organisations'.
+    posts = ChannelPost.objects.filter(organisation=org).count()
+    return ":".join(
+        [
+            kind,
+            str(org.pk),
+            # An organisation made again with the same id (a test database) is another one;
+            # a changed time zone moves every day.
+            org.created_at.isoformat(),
+            org.time_zone,
+            asked.scope_query,
+            asked.period.query(),
+            get_language() or "",
+            taken.isoformat() if taken else "",
+            str(posts),
+        ]
+    )
+
+
+def content(asked: Request) -> Content:
+    """The dashboard of ``asked``, reused for ``CACHE_SECONDS`` by the page and its CSVs.
+
+    The key holds the organisation's latest snapshot time and its number of posts, so a
+    new snapshot or a new post shows at once (two index reads); other changes (a post
+    deleted on the network, a follower count, a conversion, a citizen's message) show
+    within ``CACHE_SECONDS``. Goals are not kept (an edited goal shows at once). The page
+    and its CSV downloads read the same entry, so a CSV taken from the page holds the
+    numbers the page showed.
+    """
+    org = asked.org
+    key = _cache_key("dashboard", asked)
+    found = cache.get(key)
+    if isinstance(found, Content):
+        return found
     dashboard = asked.dashboard()
     health = _inbox_health(asked)
+    top = dashboards.ranked(org, dashboard.posts)
+    bottom = dashboards.ranked(org, dashboard.posts, worst=True)
+    # A post in both lists (fewer than ten ranked posts) is shown once, at the top.
+    bottom = [row for row in bottom if row.pk not in {other.pk for other in top}]
     charts = list(dashboard.charts) + (list(health.charts) if health is not None else [])
+    made = Content(
+        # The posts themselves are not kept: ranked already, and most of the entry's size.
+        dashboard=replace(dashboard, posts=[]),
+        health=health,
+        top=top,
+        bottom=bottom,
+        charts=charts,
+        charts_html=[
+            render_to_string("analytics/_chart.html", {"c": chart_context(chart, asked.query)})
+            for chart in charts
+        ],
+    )
+    cache.set(key, made, CACHE_SECONDS)
+    return made
+
+
+def _dashboard_page(request: HttpRequest, asked: Request) -> HttpResponse:
+    made = content(asked)
+    dashboard, health = made.dashboard, made.health
     goal_rows = (
         []
         if asked.pillar is not None
@@ -192,10 +277,6 @@ def _dashboard_page(request: HttpRequest, asked: Request) -> HttpResponse:
             asked.org, asked.period, channel=asked.channel, campaign=asked.campaign
         )
     )
-    top = dashboards.ranked(asked.org, dashboard.posts)
-    bottom = dashboards.ranked(asked.org, dashboard.posts, worst=True)
-    # A post in both lists (fewer than ten ranked posts) is shown once, at the top.
-    bottom = [row for row in bottom if row.pk not in {other.pk for other in top}]
     return render(
         request,
         "analytics/dashboard.html",
@@ -203,11 +284,11 @@ def _dashboard_page(request: HttpRequest, asked: Request) -> HttpResponse:
             "asked": asked,
             "dashboard": dashboard,
             "figures": dashboard.figures + (health_figures(health) if health is not None else []),
-            "charts": [chart_context(chart, asked.query) for chart in charts],
+            "charts_html": [mark_safe(html) for html in made.charts_html],  # noqa: S308 - rendered by _chart.html
             "goal_rows": goal_rows,
             "post_lists": [
-                (_("Top posts"), top, "top-posts"),
-                (_("Bottom posts"), bottom, "bottom-posts"),
+                (_("Top posts"), made.top, "top-posts"),
+                (_("Bottom posts"), made.bottom, "bottom-posts"),
             ],
             # The scope is in the address: the period forms carry nothing else.
             "scope_params": [],
@@ -276,13 +357,20 @@ def _scoped(request: HttpRequest) -> Request:
 
 
 def _best_times(asked: Request) -> dashboards.BestTimes:
-    return dashboards.best_times(
+    """A year of posts: kept like the dashboards (see :func:`content`)."""
+    key = _cache_key("best-times", asked)
+    found = cache.get(key)
+    if isinstance(found, dashboards.BestTimes):
+        return found
+    times = dashboards.best_times(
         asked.org,
         until=asked.period.last,
         channel=asked.channel,
         campaign=asked.campaign,
         pillar=asked.pillar,
     )
+    cache.set(key, times, CACHE_SECONDS)
+    return times
 
 
 @login_required
@@ -323,13 +411,7 @@ def chart_download(request: HttpRequest, key: str) -> HttpResponse:
     asked = _scoped(request)
     if asked.error:
         return HttpResponse(asked.error, status=400, content_type="text/plain; charset=utf-8")
-    if key.startswith("best-"):
-        charts = _best_times(asked).charts()
-    else:
-        charts = list(asked.dashboard().charts)
-        health = _inbox_health(asked)
-        if health is not None:
-            charts += list(health.charts)
+    charts = _best_times(asked).charts() if key.startswith("best-") else content(asked).charts
     chart = next((item for item in charts if item.key == key), None)
     if chart is None:
         raise Http404(_("No such chart."))

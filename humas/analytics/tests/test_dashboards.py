@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -34,6 +35,13 @@ WIB = ZoneInfo("Asia/Jakarta")
 WIT = ZoneInfo("Asia/Jayapura")
 NOVEMBER = month(2026, 11)
 _ids = count(1)
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_dashboards():
+    """Pages reuse a computed dashboard for a minute (per process): tests that build
+    different data for an organisation with the same id must not see each other's."""
+    cache.clear()
 
 
 def at(year: int, month_: int, day: int, hour: int = 9, minute: int = 0, zone=WIB) -> datetime:
@@ -333,6 +341,22 @@ def test_the_csv_download_is_the_charts_table(as_user, org, editor, bluesky):
         assert row == ["" if cell is None else str(cell) for cell in table_row]
     assert rows[3] == ["2026-11-03", "10.00", ""]
     assert response.content.decode() == chart_csv(chart, "Date")
+
+
+def test_a_new_snapshot_shows_at_once_despite_the_reused_dashboard(as_user, editor, bluesky):
+    followers(bluesky, date(2026, 11, 1), 100)
+    post = published(bluesky, at(2026, 11, 3), likes=10)
+    client = as_user(editor)
+    url = reverse("analytics:chart_csv", args=["engagement"])
+    assert ["2026-11-03", "10", ""] in list(
+        csv.reader(io.StringIO(client.get(url, {"bulan": "2026-11"}).content.decode()))
+    )
+    PostSnapshot.objects.create(
+        organisation=post.organisation, post=post, age_hours=72, taken_at=at(2026, 11, 6), likes=25
+    )
+    assert ["2026-11-03", "25", ""] in list(
+        csv.reader(io.StringIO(client.get(url, {"bulan": "2026-11"}).content.decode()))
+    )
 
 
 def test_an_unknown_chart_is_not_found(as_user, editor):
