@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from humas.analytics import dashboards, kpis, metrics
 from humas.analytics.charts import chart_csv
@@ -333,7 +334,8 @@ def test_the_csv_download_is_the_charts_table(as_user, org, editor, bluesky):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "engagement-rate-2026-11-01-2026-11-30.csv" in response["Content-Disposition"]
-    chart = dashboards.overview(org, NOVEMBER, channel=bluesky).chart("engagement-rate")
+    with translation.override("en"):  # the language the editor's page is in
+        chart = dashboards.overview(org, NOVEMBER, channel=bluesky).chart("engagement-rate")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["Date", "This period", "Previous period"]
     assert len(rows) == 1 + len(chart.labels)
