@@ -210,6 +210,11 @@ class ChannelPost(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="post_once_per_channel")
         ]
+        indexes = [
+            # Dashboards, reports, goals and the audit read one organisation's posts of a
+            # period.
+            models.Index(fields=["organisation", "published_at"], name="post_published"),
+        ]
 
     def __str__(self) -> str:
         return self.url or self.external_id

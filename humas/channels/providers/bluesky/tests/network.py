@@ -130,6 +130,12 @@ class Person:
             self.did, models.AppBskyFeedRepost.Record(subject=ref, created_at=now)
         )
 
+    def follow(self, did: str) -> None:
+        now = self.client.get_current_time_iso()
+        self.client.app.bsky.graph.follow.create(
+            self.did, models.AppBskyGraphFollow.Record(subject=did, created_at=now)
+        )
+
     def post_view(self, uri: str) -> Any:
         posts = self.client.app.bsky.feed.get_posts(
             models.AppBskyFeedGetPosts.Params(uris=[uri])

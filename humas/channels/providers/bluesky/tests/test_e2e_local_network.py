@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -167,6 +168,18 @@ def test_humas_publishes_hears_answers_and_measures_on_a_real_network(bluesky_ne
     assert record.reply.root.uri == post.external_id
     assert record.reply.parent.uri == citizen_reply.uri
 
+    # Two citizens follow the agency: the engagement rate's denominator (followers).
+    citizen1.follow(agency.did)
+    citizen2.follow(agency.did)
+
+    def two_followers() -> Any:
+        profile = citizen1.client.app.bsky.actor.get_profile(
+            models.AppBskyActorGetProfile.Params(actor=agency.did)
+        )
+        return profile if profile.followers_count == 2 else None
+
+    wait_for("two followers in the AppView", two_followers)
+
     # Counts: humas stores what the network itself reports.
     def settled() -> Any:
         seen = citizen2.post_view(post.external_id)
@@ -212,5 +225,31 @@ def test_humas_publishes_hears_answers_and_measures_on_a_real_network(bluesky_ne
         )
         assert snapshot.views is None
     (followers,) = AccountSnapshot.objects.filter(channel=channel)
-    assert followers.followers == account.followers and followers.posts == 2
+    assert followers.followers == account.followers == 2 and followers.posts == 2
+
+    # A goal and the dashboard measure what was collected: 2 likes + 1 repost + 1 reply +
+    # 1 quote over 2 followers on the day of publishing is 250 % (humas's own answer is a
+    # reply to a citizen, not content, so it is left out).
+    from humas.analytics import dashboards, goals, kpis
+    from humas.analytics.models import Goal, GoalMetric
+    from humas.analytics.periods import Period
+
+    day = kpis.local_day(ChannelPost.objects.get(pk=post.pk).published_at, org)
+    goal = Goal.objects.create(
+        organisation=org,
+        channel=channel,
+        metric=GoalMetric.ENGAGEMENT_RATE,
+        target=Decimal(200),
+        starts_on=day,
+        ends_on=day,
+    )
+    # The follower count was read an hour and a half after publishing: past local midnight
+    # it belongs to the next day, and the publishing day has no denominator.
+    expected = Decimal("250.00") if followers.day == day else None
+    assert goals.measure(goal) == expected
+    (row,) = goals.rows([goal])
+    assert row.met is (expected is not None)
+    dashboard = dashboards.overview(org, Period(day, day), channel=channel)
+    assert dashboard.figure("engagement").value == 5
+    assert dashboard.figure("engagement_rate").value == expected
     timings["whole test"] = time.monotonic() - started
