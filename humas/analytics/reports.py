@@ -242,7 +242,8 @@ def build(org: Organisation, period: Period, *, language: str) -> Report:
             goals=goal_rows(org, period),
             charts=list(overview.charts),
             notes=list(overview.notes),
-            top_posts=dashboards.top_posts(org, period, limit=5),
+            # The overview has read the period's posts already; rank those.
+            top_posts=dashboards.ranked(org, overview.posts, limit=5),
             inbox=inbox_figures(health),
             inbox_charts=list(health.charts),
             resolved=inbox_health.notable_resolved(org, period, limit=5),
