@@ -291,7 +291,11 @@ def _per_day(facts: list[PostFact], period: Period) -> dict[date, list[PostFact]
 def _daily_charts(facts: list[PostFact], period: Period, previous: Period) -> list[Chart]:
     now, before = _per_day(facts, period), _per_day(facts, previous)
     # The previous period is drawn day by day under this one: its n-th day under this n-th.
-    pairs = list(zip(period.day_list(), previous.day_list(), strict=True))
+    # A month compared with a shorter month has no n-th day there: a gap, not a zero.
+    earlier = previous.day_list()
+    pairs: list[tuple[date, date | None]] = [
+        (day, earlier[n] if n < len(earlier) else None) for n, day in enumerate(period.day_list())
+    ]
     labels = [day.isoformat() for day, _before in pairs]
     this_name, previous_name = _("This period"), _("Previous period")
     engagement = Chart(
@@ -301,7 +305,10 @@ def _daily_charts(facts: list[PostFact], period: Period, previous: Period) -> li
         labels=labels,
         series=[
             Series(this_name, [total_engagement(now.get(day, [])) for day, _b in pairs]),
-            Series(previous_name, [total_engagement(before.get(b, [])) for _d, b in pairs]),
+            Series(
+                previous_name,
+                [None if b is None else total_engagement(before.get(b, [])) for _d, b in pairs],
+            ),
         ],
         empty_text=_("No engagement counts for posts published in this period."),
         notes=[
@@ -318,7 +325,10 @@ def _daily_charts(facts: list[PostFact], period: Period, previous: Period) -> li
         labels=labels,
         series=[
             Series(this_name, [mean_rate(now.get(day, [])) for day, _b in pairs]),
-            Series(previous_name, [mean_rate(before.get(b, [])) for _d, b in pairs]),
+            Series(
+                previous_name,
+                [None if b is None else mean_rate(before.get(b, [])) for _d, b in pairs],
+            ),
         ],
         unit="%",
         empty_text=_("No engagement rate: no post of this period has counts and followers."),

@@ -2,7 +2,8 @@
 
 Read from a query string as ``?dari=YYYY-MM-DD&sampai=YYYY-MM-DD`` or ``?bulan=YYYY-MM``;
 without either, the default the caller chooses (the last 28 days for dashboards, the last
-whole month for reports). The comparison period is the same number of days right before.
+whole month for reports). The comparison period is the month before for a whole month, and
+otherwise the same number of days right before.
 """
 
 from __future__ import annotations
@@ -49,8 +50,12 @@ class Period:
         return kpis.period_bounds(org, self.first, self.last)
 
     def previous(self) -> Period:
-        """The period of the same length that ends the day before this one starts."""
+        """What this period is compared with: the month before for a whole month (October
+        for November, as leadership reads a monthly report), otherwise the period of the
+        same length that ends the day before this one starts."""
         last = self.first - timedelta(days=1)
+        if self.is_month:
+            return month(last.year, last.month)
         return Period(last - timedelta(days=self.days - 1), last)
 
     @property

@@ -163,24 +163,41 @@ def test_a_pillar_dashboard_counts_the_posts_of_that_pillar(org, editor, bluesky
     assert board.figure("engagement_rate").value == Decimal("6.00")
 
 
-def test_it_compares_with_the_previous_period_of_the_same_length(org, bluesky):
+def test_a_month_is_compared_with_the_month_before_day_by_day(org, bluesky):
+    followers(bluesky, date(2026, 9, 1), 100)
+    published(bluesky, at(2026, 10, 31, 23, 30), likes=4)  # 31 October, local time
+    published(bluesky, at(2026, 10, 1), likes=8)
+    published(bluesky, at(2026, 11, 2), likes=10)
+    published(bluesky, at(2026, 11, 20), likes=20)
+    board = dashboards.overview(org, NOVEMBER)
+    assert board.previous == month(2026, 10)
+    posts = board.figure("posts")
+    assert (posts.value, posts.previous, posts.change) == (2, 2, 0)
+    rate = board.figure("engagement_rate")
+    assert (rate.value, rate.previous) == (Decimal("15.00"), Decimal("6.00"))
+    assert rate.change == Decimal("9.00")
+    assert rate.change_percent is None  # a rate changes in points, not in percent
+    # October is drawn under November, day by day; its 31st day has no November day.
+    drawn = values(board.chart("engagement"), "Previous period")
+    assert drawn["2026-11-01"] == 8
+    assert drawn["2026-11-30"] is None
+    assert len(drawn) == 30
+
+
+def test_a_range_of_days_is_compared_with_as_many_days_before(org, bluesky):
     followers(bluesky, date(2026, 10, 1), 100)
     published(bluesky, at(2026, 10, 31, 23, 30), likes=4)  # 31 October, local time
     published(bluesky, at(2026, 11, 2), likes=10)
     published(bluesky, at(2026, 11, 20), likes=20)
-    period = Period(date(2026, 11, 1), date(2026, 11, 30))
+    period = Period(date(2026, 11, 1), date(2026, 11, 29))
     board = dashboards.overview(org, period)
-    assert board.previous == Period(date(2026, 10, 2), date(2026, 10, 31))
+    assert board.previous == Period(date(2026, 10, 3), date(2026, 10, 31))
     posts = board.figure("posts")
     assert (posts.value, posts.previous, posts.change) == (2, 1, 1)
     assert posts.change_percent == Decimal("100.00")
-    rate = board.figure("engagement_rate")
-    assert (rate.value, rate.previous) == (Decimal("15.00"), Decimal("4.00"))
-    assert rate.change == Decimal("11.00")
-    assert rate.change_percent is None  # a rate changes in points, not in percent
-    # The previous period is drawn under this one, day by day: its 30th day under the 30th.
+    # The previous period is drawn under this one, day by day: its 29th day under the 29th.
     drawn = values(board.chart("engagement"), "Previous period")
-    assert drawn["2026-11-30"] == 4
+    assert drawn["2026-11-29"] == 4
     assert drawn["2026-11-02"] is None
 
 

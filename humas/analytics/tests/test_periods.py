@@ -30,6 +30,15 @@ def test_the_previous_period_has_the_same_length_and_ends_the_day_before():
     assert period.previous() == Period(date(2026, 2, 19), date(2026, 2, 28))
 
 
+def test_a_whole_month_is_compared_with_the_month_before():
+    assert month(2026, 3).previous() == month(2026, 2)
+    assert month(2026, 1).previous() == month(2025, 12)
+    # Not a whole month: the same number of days right before.
+    assert Period(date(2026, 3, 1), date(2026, 3, 30)).previous() == Period(
+        date(2026, 1, 30), date(2026, 2, 28)
+    )
+
+
 def test_defaults_end_yesterday_or_cover_the_last_whole_month():
     assert last_days(date(2026, 1, 1), 28) == Period(date(2025, 12, 4), date(2025, 12, 31))
     assert last_month(date(2026, 1, 15)) == month(2025, 12)
