@@ -32,13 +32,9 @@ the PDF took 10 s or more.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -49,6 +45,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from inbox_list import copy_rows, fill, load, percentile  # noqa: E402
+from serving import (  # noqa: E402
+    add_database_options,
+    answers,
+    bench_database,
+    gunicorn,
+    session_cookie,
+    wait_until,
+)
 
 TARGET_P95_MS = 300.0
 TARGET_PDF_S = 10.0
@@ -306,207 +310,147 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--keep", action="store_true", help="keep the database (and print it)")
-    parser.add_argument("--reuse", default="", help="a database --keep kept: no new data")
+    add_database_options(parser)
     args = parser.parse_args()
 
-    import psycopg
-
-    tmp = Path(tempfile.mkdtemp(prefix="humas-bench-"))
-    db_name = args.reuse or f"humas_bench_{secrets.token_hex(4)}"
-    url = f"{args.postgres}/{db_name}"
-    if not args.reuse:
-        with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "HUMAS_DATA_DIR": str(tmp),
-        "DJANGO_SETTINGS_MODULE": "humas.settings",
-        "HUMAS_LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
     server: subprocess.Popen[bytes] | None = None
     failed_target = False
-    try:
-        sys.path.insert(0, str(REPO))
-        import django
+    with bench_database(args) as db:
+        url, env = db.url, db.env
+        try:
+            from django.db import connection
 
-        django.setup()
-        from django.conf import settings
-        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-        from django.contrib.sessions.backends.db import SessionStore
-        from django.core.management import call_command
-        from django.db import connection
+            from humas.accounts import actions as account_actions
+            from humas.accounts.audit import Actor
+            from humas.accounts.models import Organisation, Unit, User
+            from humas.accounts.roles import Role
+            from humas.accounts.testing import make_member
+            from humas.channels.models import ChannelAccount
 
-        from humas.accounts import actions as account_actions
-        from humas.accounts.audit import Actor
-        from humas.accounts.models import Organisation, Unit, User
-        from humas.accounts.roles import Role
-        from humas.accounts.testing import make_member
-        from humas.channels.models import ChannelAccount
-
-        began = time.monotonic()
-        call_command("migrate", verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
-        print(f"database {db_name} migrated in {time.monotonic() - began:.1f} s")
-        now = datetime.now(UTC)
-        if args.reuse:
-            admin = User.objects.get(email="admin@bench.test")
-            org = Organisation.objects.get(name="Dinas Bench")
-        else:
-            rng = random.Random(11)  # noqa: S311 (test data)
-            org = account_actions.create_organisation(name="Dinas Bench", by=Actor.system("bench"))
-            Organisation.objects.filter(pk=org.pk).update(require_2fa=False)
-            for n in range(8):
-                channel = ChannelAccount(
-                    organisation=org,
-                    network="mastodon" if n % 2 else "bluesky",
-                    external_id=str(n),
-                    handle=f"@dinas{n}@bench.test",
-                    config={"instance": "https://bench.test"},
+            now = datetime.now(UTC)
+            if args.reuse:
+                admin = User.objects.get(email="admin@bench.test")
+                org = Organisation.objects.get(name="Dinas Bench")
+            else:
+                rng = random.Random(11)  # noqa: S311 (test data)
+                org = account_actions.create_organisation(
+                    name="Dinas Bench", by=Actor.system("bench")
                 )
-                channel.set_credentials({"access_token": f"tok-{n}"})
-                channel.save()
-            units = [
-                Unit.objects.create(organisation=org, name=f"Bidang {n}", code=f"B{n}").pk
-                for n in range(6)
-            ]
-            users = [
-                make_member(org, f"petugas{n}@bench.test", Role.RESPONDER).pk for n in range(20)
-            ]
-            admin = make_member(org, "admin@bench.test", Role.ADMIN)
-            channels = list(ChannelAccount.objects.filter(organisation=org))
-            fill(url, org.pk, [c.pk for c in channels], units, users, args.messages)
-            began = time.monotonic()
-            published = make_content(org, channels, rng, now)
-            published += other_organisations(rng, now)
-            print(f"{len(published):,} published posts made in {time.monotonic() - began:.0f} s")
-            fill_metrics(url, published, args.snapshots, rng, now)
-            began = time.monotonic()
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
-            print(f"VACUUM ANALYZE in {time.monotonic() - began:.0f} s")
+                Organisation.objects.filter(pk=org.pk).update(require_2fa=False)
+                for n in range(8):
+                    channel = ChannelAccount(
+                        organisation=org,
+                        network="mastodon" if n % 2 else "bluesky",
+                        external_id=str(n),
+                        handle=f"@dinas{n}@bench.test",
+                        config={"instance": "https://bench.test"},
+                    )
+                    channel.set_credentials({"access_token": f"tok-{n}"})
+                    channel.save()
+                units = [
+                    Unit.objects.create(organisation=org, name=f"Bidang {n}", code=f"B{n}").pk
+                    for n in range(6)
+                ]
+                users = [
+                    make_member(org, f"petugas{n}@bench.test", Role.RESPONDER).pk for n in range(20)
+                ]
+                admin = make_member(org, "admin@bench.test", Role.ADMIN)
+                channels = list(ChannelAccount.objects.filter(organisation=org))
+                fill(url, org.pk, [c.pk for c in channels], units, users, args.messages)
+                began = time.monotonic()
+                published = make_content(org, channels, rng, now)
+                published += other_organisations(rng, now)
+                print(
+                    f"{len(published):,} published posts made in {time.monotonic() - began:.0f} s"
+                )
+                fill_metrics(url, published, args.snapshots, rng, now)
+                began = time.monotonic()
+                with connection.cursor() as cursor:
+                    cursor.execute("VACUUM ANALYZE")
+                print(f"VACUUM ANALYZE in {time.monotonic() - began:.0f} s")
 
-        session = SessionStore()
-        session[SESSION_KEY] = str(admin.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = admin.get_session_auth_hash()
-        session.save()
-        cookie = {settings.SESSION_COOKIE_NAME: session.session_key or ""}
-        channel_ids = list(
-            ChannelAccount.objects.filter(organisation=org).values_list("pk", flat=True)
-        )
-        last_month = (now.date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-        quarter_end = now.date() - timedelta(days=1)
-        mix = [
-            ("overview 28 days", "/analitik/"),
-            ("overview 28 days", "/analitik/"),
-            ("overview last month", f"/analitik/?bulan={last_month}"),
-            (
-                "overview 90 days",
-                f"/analitik/?dari={quarter_end - timedelta(days=89)}&sampai={quarter_end}",
-            ),
-            *(("channel 28 days", f"/analitik/kanal/{pk}/") for pk in channel_ids[:4]),
-        ]
-        connection.close()
-
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "humas.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{PORT}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-            ],
-            env=env,
-            cwd=REPO,
-        )
-        import httpx
-
-        base = f"http://127.0.0.1:{PORT}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/analitik/", cookies=cookie, timeout=60).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise SystemExit("the server did not answer /analitik/ with 200")
-        for _kind, path in mix:  # warm-up: every kind once on both workers' paths
-            httpx.get(f"{base}{path}", cookies=cookie, timeout=60)
-
-        results: list[tuple[str, float, int]] = []
-        until = time.monotonic() + args.seconds
-        threads = [
-            threading.Thread(target=client, args=(base, cookie, mix, until, n, results))
-            for n in range(args.clients)
-        ]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - started
-        after = load()
-        server.terminate()
-        server.wait(timeout=30)
-        server = None
-
-        failed = [r for r in results if r[2] != 200]
-        kinds: dict[str, list[float]] = {}
-        for kind, ms, _status in results:
-            kinds.setdefault(kind, []).append(ms)
-        print(
-            f"\n{len(results):,} requests in {elapsed:.1f} s: {len(results) / elapsed:.1f}/s, "
-            f"{args.clients} clients; load average after: {after}"
-        )
-        print(f"{'kind':<24}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}  (ms)")
-        for kind, values in sorted(kinds.items()):
-            print(
-                f"{kind:<24}{len(values):>6}{percentile(values, 50):>9.0f}"
-                f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}"
+            cookie = session_cookie(admin)
+            channel_ids = list(
+                ChannelAccount.objects.filter(organisation=org).values_list("pk", flat=True)
             )
-        overview = [ms for kind, ms, _s in results if kind.startswith("overview")]
-        p95 = percentile(overview, 95)
-        print(
-            f"{'overview (all)':<24}{len(overview):>6}{percentile(overview, 50):>9.0f}{p95:>9.0f}"
-        )
-        if failed:
-            print(f"{len(failed)} requests failed: {sorted({r[2] for r in failed})}")
-        met = p95 < TARGET_P95_MS and not failed
-        print(f"target overview p95 < {TARGET_P95_MS:.0f} ms: {'met' if met else 'NOT met'}")
-        failed_target = not met
+            last_month = (now.date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+            quarter_end = now.date() - timedelta(days=1)
+            mix = [
+                ("overview 28 days", "/analitik/"),
+                ("overview 28 days", "/analitik/"),
+                ("overview last month", f"/analitik/?bulan={last_month}"),
+                (
+                    "overview 90 days",
+                    f"/analitik/?dari={quarter_end - timedelta(days=89)}&sampai={quarter_end}",
+                ),
+                *(("channel 28 days", f"/analitik/kanal/{pk}/") for pk in channel_ids[:4]),
+            ]
+            connection.close()
 
-        from report_pdf import measure
+            server = gunicorn(env, PORT)
+            import httpx
 
-        seconds, pages = measure(org, last_month)
-        pdf_met = seconds < TARGET_PDF_S
-        print(
-            f"monthly PDF report {last_month}: {seconds:.1f} s, {pages} pages; target < "
-            f"{TARGET_PDF_S:.0f} s: {'met' if pdf_met else 'NOT met'}"
-        )
-        failed_target = failed_target or not pdf_met
-    finally:
-        if server is not None:
+            base = f"http://127.0.0.1:{PORT}"
+            wait_until(answers(f"{base}/analitik/", cookie), "/analitik/ with 200")
+            for _kind, path in mix:  # warm-up: every kind once on both workers' paths
+                httpx.get(f"{base}{path}", cookies=cookie, timeout=60)
+
+            results: list[tuple[str, float, int]] = []
+            until = time.monotonic() + args.seconds
+            threads = [
+                threading.Thread(target=client, args=(base, cookie, mix, until, n, results))
+                for n in range(args.clients)
+            ]
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.monotonic() - started
+            after = load()
             server.terminate()
             server.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not args.keep and not args.reuse:
-            from django.db import connections
+            server = None
 
-            connections.close_all()
-            with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        else:
-            print(f"kept {db_name}")
+            failed = [r for r in results if r[2] != 200]
+            kinds: dict[str, list[float]] = {}
+            for kind, ms, _status in results:
+                kinds.setdefault(kind, []).append(ms)
+            print(
+                f"\n{len(results):,} requests in {elapsed:.1f} s: {len(results) / elapsed:.1f}/s, "
+                f"{args.clients} clients; load average after: {after}"
+            )
+            print(f"{'kind':<24}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}  (ms)")
+            for kind, values in sorted(kinds.items()):
+                print(
+                    f"{kind:<24}{len(values):>6}{percentile(values, 50):>9.0f}"
+                    f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}"
+                )
+            overview = [ms for kind, ms, _s in results if kind.startswith("overview")]
+            p95 = percentile(overview, 95)
+            print(
+                f"{'overview (all)':<24}{len(overview):>6}"
+                f"{percentile(overview, 50):>9.0f}{p95:>9.0f}"
+            )
+            if failed:
+                print(f"{len(failed)} requests failed: {sorted({r[2] for r in failed})}")
+            met = p95 < TARGET_P95_MS and not failed
+            print(f"target overview p95 < {TARGET_P95_MS:.0f} ms: {'met' if met else 'NOT met'}")
+            failed_target = not met
+
+            from report_pdf import measure
+
+            seconds, pages = measure(org, last_month)
+            pdf_met = seconds < TARGET_PDF_S
+            print(
+                f"monthly PDF report {last_month}: {seconds:.1f} s, {pages} pages; target < "
+                f"{TARGET_PDF_S:.0f} s: {'met' if pdf_met else 'NOT met'}"
+            )
+            failed_target = failed_target or not pdf_met
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
     sys.exit(1 if failed_target else 0)
 
 

@@ -42,12 +42,9 @@ import importlib
 import json
 import os
 import random
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -55,6 +52,17 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from serving import (  # noqa: E402
+    add_database_options,
+    answers,
+    bench_database,
+    gunicorn,
+    session_cookie,
+    wait_until,
+)
+
 TARGET_P95_MS = 150.0
 PORT = 8765
 SEARCH_MIGRATION = "humas.inbox.migrations.0006_conversation_search_document"
@@ -367,184 +375,121 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--keep", action="store_true", help="keep the database (and print it)")
-    parser.add_argument("--reuse", default="", help="a database --keep kept: no new data")
+    add_database_options(parser)
     args = parser.parse_args()
 
-    import psycopg
-
-    tmp = Path(tempfile.mkdtemp(prefix="humas-bench-"))
-    db_name = args.reuse or f"humas_bench_{secrets.token_hex(4)}"
-    url = f"{args.postgres}/{db_name}"
-    if not args.reuse:
-        with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "HUMAS_DATA_DIR": str(tmp),
-        "DJANGO_SETTINGS_MODULE": "humas.settings",
-        "HUMAS_LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
     server: subprocess.Popen[bytes] | None = None
-    try:
-        sys.path.insert(0, str(REPO))
-        import django
+    with bench_database(args) as db:
+        url, env = db.url, db.env
+        try:
+            from django.db import connection
 
-        django.setup()
-        from django.conf import settings
-        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-        from django.contrib.sessions.backends.db import SessionStore
-        from django.core.management import call_command
-        from django.db import connection
+            from humas.accounts import actions as account_actions
+            from humas.accounts.audit import Actor
+            from humas.accounts.models import Organisation, Unit
+            from humas.accounts.roles import Role
+            from humas.accounts.testing import make_member
+            from humas.channels.models import ChannelAccount
 
-        from humas.accounts import actions as account_actions
-        from humas.accounts.audit import Actor
-        from humas.accounts.models import Organisation, Unit
-        from humas.accounts.roles import Role
-        from humas.accounts.testing import make_member
-        from humas.channels.models import ChannelAccount
+            if args.reuse:
+                from humas.accounts.models import User
 
-        began = time.monotonic()
-        call_command("migrate", verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
-        print(f"database {db_name} migrated in {time.monotonic() - began:.1f} s")
-        if args.reuse:
-            from humas.accounts.models import User
-
-            admin = User.objects.get(email="admin@bench.test")
-            # The database may be bench/dashboard.py's, with other organisations' channels.
-            org = Organisation.objects.get(name="Dinas Bench")
-            channels = list(
-                ChannelAccount.objects.filter(organisation=org).values_list("pk", flat=True)
-            )
-            units = list(Unit.objects.filter(organisation=org).values_list("pk", flat=True))
-            users = list(
-                User.objects.filter(email__startswith="petugas").values_list("pk", flat=True)
-            )
-        else:
-            org = account_actions.create_organisation(name="Dinas Bench", by=Actor.system("bench"))
-            Organisation.objects.filter(pk=org.pk).update(require_2fa=False)
-            for n in range(8):
-                channel = ChannelAccount(
-                    organisation=org,
-                    network="mastodon",
-                    external_id=str(n),
-                    handle=f"@dinas{n}@bench.test",
-                    config={"instance": "https://bench.test"},
+                admin = User.objects.get(email="admin@bench.test")
+                # The database may be bench/dashboard.py's, with other organisations' channels.
+                org = Organisation.objects.get(name="Dinas Bench")
+                channels = list(
+                    ChannelAccount.objects.filter(organisation=org).values_list("pk", flat=True)
                 )
-                channel.set_credentials({"access_token": f"tok-{n}"})
-                channel.save()
-            units = [
-                Unit.objects.create(organisation=org, name=f"Bidang {n}", code=f"B{n}").pk
-                for n in range(6)
+                units = list(Unit.objects.filter(organisation=org).values_list("pk", flat=True))
+                users = list(
+                    User.objects.filter(email__startswith="petugas").values_list("pk", flat=True)
+                )
+            else:
+                org = account_actions.create_organisation(
+                    name="Dinas Bench", by=Actor.system("bench")
+                )
+                Organisation.objects.filter(pk=org.pk).update(require_2fa=False)
+                for n in range(8):
+                    channel = ChannelAccount(
+                        organisation=org,
+                        network="mastodon",
+                        external_id=str(n),
+                        handle=f"@dinas{n}@bench.test",
+                        config={"instance": "https://bench.test"},
+                    )
+                    channel.set_credentials({"access_token": f"tok-{n}"})
+                    channel.save()
+                units = [
+                    Unit.objects.create(organisation=org, name=f"Bidang {n}", code=f"B{n}").pk
+                    for n in range(6)
+                ]
+                users = [
+                    make_member(org, f"petugas{n}@bench.test", Role.RESPONDER).pk for n in range(20)
+                ]
+                admin = make_member(org, "admin@bench.test", Role.ADMIN)
+                channels = list(ChannelAccount.objects.values_list("pk", flat=True))
+                fill(url, org.pk, channels, units, users, args.messages)
+                began = time.monotonic()
+                with connection.cursor() as cursor:
+                    cursor.execute("VACUUM ANALYZE")
+                print(f"VACUUM ANALYZE in {time.monotonic() - began:.0f} s")
+
+            cookie = session_cookie(admin)
+            connection.close()
+
+            server = gunicorn(env, PORT)
+            import httpx
+
+            base = f"http://127.0.0.1:{PORT}"
+            wait_until(answers(f"{base}/inbox/", cookie), "/inbox/ with 200")
+            mix = requests_mix(channels, units, users)
+            # Warm-up: every kind once, as a server that has been running for a while.
+            for _kind, query in mix:
+                httpx.get(f"{base}/inbox/?{query}", cookies=cookie, timeout=60)
+
+            results: list[tuple[str, float, int]] = []
+            until = time.monotonic() + args.seconds
+            threads = [
+                threading.Thread(target=client, args=(base, cookie, mix, until, n, results))
+                for n in range(args.clients)
             ]
-            users = [
-                make_member(org, f"petugas{n}@bench.test", Role.RESPONDER).pk for n in range(20)
-            ]
-            admin = make_member(org, "admin@bench.test", Role.ADMIN)
-            channels = list(ChannelAccount.objects.values_list("pk", flat=True))
-            fill(url, org.pk, channels, units, users, args.messages)
-            began = time.monotonic()
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
-            print(f"VACUUM ANALYZE in {time.monotonic() - began:.0f} s")
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.monotonic() - started
+            after = load()
 
-        session = SessionStore()
-        session[SESSION_KEY] = str(admin.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = admin.get_session_auth_hash()
-        session.save()
-        cookie = {settings.SESSION_COOKIE_NAME: session.session_key or ""}
-        connection.close()
-
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "humas.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{PORT}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-            ],
-            env=env,
-            cwd=REPO,
-        )
-        import httpx
-
-        base = f"http://127.0.0.1:{PORT}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/inbox/", cookies=cookie, timeout=30).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise SystemExit("the server did not answer /inbox/ with 200")
-        mix = requests_mix(channels, units, users)
-        # Warm-up: every kind once, as a server that has been running for a while.
-        for _kind, query in mix:
-            httpx.get(f"{base}/inbox/?{query}", cookies=cookie, timeout=60)
-
-        results: list[tuple[str, float, int]] = []
-        until = time.monotonic() + args.seconds
-        threads = [
-            threading.Thread(target=client, args=(base, cookie, mix, until, n, results))
-            for n in range(args.clients)
-        ]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.monotonic() - started
-        after = load()
-
-        failed = [r for r in results if r[2] != 200]
-        kinds: dict[str, list[float]] = {}
-        for kind, ms, _status in results:
-            kinds.setdefault(kind, []).append(ms)
-        print(
-            f"\n{len(results):,} requests in {elapsed:.1f} s: {len(results) / elapsed:.1f}/s, "
-            f"{args.clients} clients; load average after: {after}"
-        )
-        print(f"{'kind':<24}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}  (ms)")
-        for kind, values in sorted(kinds.items()):
+            failed = [r for r in results if r[2] != 200]
+            kinds: dict[str, list[float]] = {}
+            for kind, ms, _status in results:
+                kinds.setdefault(kind, []).append(ms)
             print(
-                f"{kind:<24}{len(values):>6}{percentile(values, 50):>9.0f}"
-                f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}"
+                f"\n{len(results):,} requests in {elapsed:.1f} s: {len(results) / elapsed:.1f}/s, "
+                f"{args.clients} clients; load average after: {after}"
             )
-        every = [ms for _k, ms, _s in results]
-        p95 = percentile(every, 95)
-        print(
-            f"{'overall':<24}{len(every):>6}{percentile(every, 50):>9.0f}{p95:>9.0f}"
-            f"{percentile(every, 99):>9.0f}"
-        )
-        if failed:
-            print(f"{len(failed)} requests failed: {sorted({r[2] for r in failed})}")
-        met = p95 < TARGET_P95_MS and not failed
-        print(f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if met else 'NOT met'}")
-        sys.exit(0 if met else 1)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not args.keep and not args.reuse:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        else:
-            print(f"kept {db_name}")
+            print(f"{'kind':<24}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}  (ms)")
+            for kind, values in sorted(kinds.items()):
+                print(
+                    f"{kind:<24}{len(values):>6}{percentile(values, 50):>9.0f}"
+                    f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}"
+                )
+            every = [ms for _k, ms, _s in results]
+            p95 = percentile(every, 95)
+            print(
+                f"{'overall':<24}{len(every):>6}{percentile(every, 50):>9.0f}{p95:>9.0f}"
+                f"{percentile(every, 99):>9.0f}"
+            )
+            if failed:
+                print(f"{len(failed)} requests failed: {sorted({r[2] for r in failed})}")
+            met = p95 < TARGET_P95_MS and not failed
+            print(f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if met else 'NOT met'}")
+            sys.exit(0 if met else 1)
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -40,11 +40,9 @@ import multiprocessing
 import os
 import random
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -52,6 +50,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from serving import add_database_options, bench_database, gunicorn, wait_until  # noqa: E402
+
 TARGET_P95_MS = 20.0
 TARGET_RPS = 1000.0
 PORT = 8766
@@ -282,145 +284,97 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--keep", action="store_true", help="keep the database (and print it)")
-    parser.add_argument("--reuse", default="", help="a database --keep kept: no new data")
+    add_database_options(parser)
     args = parser.parse_args()
 
-    import psycopg
-
-    tmp = Path(tempfile.mkdtemp(prefix="humas-bench-"))
-    db_name = args.reuse or f"humas_bench_{secrets.token_hex(4)}"
-    url = f"{args.postgres}/{db_name}"
-    if not args.reuse:
-        with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "HUMAS_DATA_DIR": str(tmp),
-        "DJANGO_SETTINGS_MODULE": "humas.settings",
-        "HUMAS_LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
     server: subprocess.Popen[bytes] | None = None
     failed_target = False
-    try:
-        sys.path.insert(0, str(REPO))
-        import django
+    with bench_database(args) as db:
+        url, env = db.url, db.env
+        try:
+            from django.db import connection
 
-        django.setup()
-        from django.core.management import call_command
-        from django.db import connection
+            from humas.accounts import actions as account_actions
+            from humas.accounts.audit import Actor
+            from humas.accounts.models import Organisation
+            from humas.analytics.models import TrackedLink
+            from humas.publishing.models import Campaign
 
-        from humas.accounts import actions as account_actions
-        from humas.accounts.audit import Actor
-        from humas.accounts.models import Organisation
-        from humas.analytics.models import TrackedLink
-        from humas.publishing.models import Campaign
-
-        began = time.monotonic()
-        call_command("migrate", verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
-        print(f"database {db_name} migrated in {time.monotonic() - began:.1f} s")
-        if args.reuse:
-            codes = list(TrackedLink.objects.filter(is_active=True).values_list("code", flat=True))
-        else:
-            orgs: list[int] = []
-            campaigns: dict[int, list[int]] = {}
-            for n in range(20):
-                org = account_actions.create_organisation(
-                    name=f"Dinas Bench {n}", by=Actor.system("bench")
+            if args.reuse:
+                codes = list(
+                    TrackedLink.objects.filter(is_active=True).values_list("code", flat=True)
                 )
-                Organisation.objects.filter(pk=org.pk).update(time_zone=ZONES[n % 3])
-                orgs.append(org.pk)
-                campaigns[org.pk] = [
-                    Campaign.objects.create(
-                        organisation=org,
-                        name=f"Kampanye {k}",
-                        slug=f"kampanye-{k}",
-                        starts_on=datetime(2026, 1, 1, tzinfo=UTC).date(),
-                        ends_on=datetime(2026, 12, 31, tzinfo=UTC).date(),
-                    ).pk
-                    for k in range(10)
-                ]
-            codes = fill(url, orgs, campaigns, args.links, args.days)
-            began = time.monotonic()
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
-            print(f"VACUUM ANALYZE in {time.monotonic() - began:.0f} s")
-        # The popular links first, in a random order (code order would be alphabetical).
-        random.Random(3).shuffle(codes)  # noqa: S311
-        connection.close()
+            else:
+                orgs: list[int] = []
+                campaigns: dict[int, list[int]] = {}
+                for n in range(20):
+                    org = account_actions.create_organisation(
+                        name=f"Dinas Bench {n}", by=Actor.system("bench")
+                    )
+                    Organisation.objects.filter(pk=org.pk).update(time_zone=ZONES[n % 3])
+                    orgs.append(org.pk)
+                    campaigns[org.pk] = [
+                        Campaign.objects.create(
+                            organisation=org,
+                            name=f"Kampanye {k}",
+                            slug=f"kampanye-{k}",
+                            starts_on=datetime(2026, 1, 1, tzinfo=UTC).date(),
+                            ends_on=datetime(2026, 12, 31, tzinfo=UTC).date(),
+                        ).pk
+                        for k in range(10)
+                    ]
+                codes = fill(url, orgs, campaigns, args.links, args.days)
+                began = time.monotonic()
+                with connection.cursor() as cursor:
+                    cursor.execute("VACUUM ANALYZE")
+                print(f"VACUUM ANALYZE in {time.monotonic() - began:.0f} s")
+            # The popular links first, in a random order (code order would be alphabetical).
+            random.Random(3).shuffle(codes)  # noqa: S311
+            connection.close()
 
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "humas.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{PORT}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-            ],
-            env=env,
-            cwd=REPO,
-        )
-        for _ in range(100):
-            try:
+            server = gunicorn(env, PORT)
+
+            def redirects() -> bool:
                 probe = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
                 probe.request("HEAD", f"/l/{codes[0]}")
-                if probe.getresponse().status == 302:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise SystemExit("the server did not answer the redirect")
-        # Warm-up: both workers' connections and code paths, as a server running a while.
-        run_phase("spread", codes, argparse.Namespace(**{**vars(args), "seconds": 3}))
+                return probe.getresponse().status == 302
 
-        print(f"\n{'phase':<8}{'n':>8}{'req/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}  (ms)  load after")
-        for kind in ("spread", "viral"):
-            before = clicks_total(url)
-            began = time.monotonic()
-            results = run_phase(kind, codes, args)
-            elapsed = time.monotonic() - began - 1.0  # the processes wait 1 s to start together
-            grown = clicks_total(url) - before
-            times = [ms for ms, _status, _counted in results]
-            counted = sum(1 for _ms, _status, c in results if c)
-            bad = [status for _ms, status, _c in results if status not in (302, 404)]
-            rps = len(results) / elapsed
-            p95 = percentile(times, 95)
+            wait_until(redirects, "the redirect")
+            # Warm-up: both workers' connections and code paths, as a server running a while.
+            run_phase("spread", codes, argparse.Namespace(**{**vars(args), "seconds": 3}))
+
             print(
-                f"{kind:<8}{len(results):>8,}{rps:>9.0f}{percentile(times, 50):>8.1f}"
-                f"{p95:>8.1f}{percentile(times, 99):>8.1f}        {load()}"
+                f"\n{'phase':<8}{'n':>8}{'req/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}"
+                "  (ms)  load after"
             )
-            print(f"        counted clicks {counted:,}, counters grew by {grown:,}")
-            if bad:
-                print(f"        {len(bad)} requests failed: {sorted(set(bad))}")
-            if p95 >= TARGET_P95_MS or rps < TARGET_RPS or bad or grown != counted:
-                failed_target = True
-        print(
-            f"targets p95 < {TARGET_P95_MS:.0f} ms and >= {TARGET_RPS:.0f} redirects/s, "
-            f"no click lost: {'NOT met' if failed_target else 'met'}"
-        )
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not args.keep and not args.reuse:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        else:
-            print(f"kept {db_name}")
+            for kind in ("spread", "viral"):
+                before = clicks_total(url)
+                began = time.monotonic()
+                results = run_phase(kind, codes, args)
+                elapsed = time.monotonic() - began - 1.0  # the processes wait 1 s to start together
+                grown = clicks_total(url) - before
+                times = [ms for ms, _status, _counted in results]
+                counted = sum(1 for _ms, _status, c in results if c)
+                bad = [status for _ms, status, _c in results if status not in (302, 404)]
+                rps = len(results) / elapsed
+                p95 = percentile(times, 95)
+                print(
+                    f"{kind:<8}{len(results):>8,}{rps:>9.0f}{percentile(times, 50):>8.1f}"
+                    f"{p95:>8.1f}{percentile(times, 99):>8.1f}        {load()}"
+                )
+                print(f"        counted clicks {counted:,}, counters grew by {grown:,}")
+                if bad:
+                    print(f"        {len(bad)} requests failed: {sorted(set(bad))}")
+                if p95 >= TARGET_P95_MS or rps < TARGET_RPS or bad or grown != counted:
+                    failed_target = True
+            print(
+                f"targets p95 < {TARGET_P95_MS:.0f} ms and >= {TARGET_RPS:.0f} redirects/s, "
+                f"no click lost: {'NOT met' if failed_target else 'met'}"
+            )
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
     sys.exit(1 if failed_target else 0)
 
 

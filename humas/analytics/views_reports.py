@@ -157,21 +157,37 @@ def report_schedules(request: HttpRequest) -> HttpResponse:
         return _schedule_list(request, None)
     org = require(request).organisation
     form = ReportScheduleForm(request.POST, organisation=org)
-    if form.is_valid():
-        try:
-            actions.create_report_schedule(
-                org,
-                recipients=list(form.cleaned_data["recipients"]),
-                language=form.cleaned_data["language"],
-                enabled=form.cleaned_data["enabled"],
-                by=Actor.from_request(request),
-            )
-        except ActionError as exc:
-            form.add_error(None, str(exc))
+    return _save_schedule(request, form, org, None) or _schedule_list(request, form)
+
+
+def _save_schedule(
+    request: HttpRequest,
+    form: ReportScheduleForm,
+    org: Organisation,
+    schedule: ReportSchedule | None,
+) -> HttpResponse | None:
+    """Saves a valid form as a new schedule or into ``schedule``: the redirect back to the
+    list, or ``None`` to show the form again with its errors."""
+    if not form.is_valid():
+        return None
+    fields = {
+        "recipients": list(form.cleaned_data["recipients"]),
+        "language": form.cleaned_data["language"],
+        "enabled": form.cleaned_data["enabled"],
+        "by": Actor.from_request(request),
+    }
+    try:
+        if schedule is None:
+            actions.create_report_schedule(org, **fields)
+            done = _("The monthly report was scheduled.")
         else:
-            messages.success(request, _("The monthly report was scheduled."))
-            return redirect("analytics:report_schedules")
-    return _schedule_list(request, form)
+            actions.update_report_schedule(schedule, **fields)
+            done = _("The monthly report was saved.")
+    except ActionError as exc:
+        form.add_error(None, str(exc))
+        return None
+    messages.success(request, done)
+    return redirect("analytics:report_schedules")
 
 
 @login_required
@@ -180,20 +196,9 @@ def report_schedule_edit(request: HttpRequest, schedule_id: int) -> HttpResponse
     schedule = get_schedule_for(request, schedule_id)
     if request.method == "POST":
         form = ReportScheduleForm(request.POST, organisation=schedule.organisation)
-        if form.is_valid():
-            try:
-                actions.update_report_schedule(
-                    schedule,
-                    recipients=list(form.cleaned_data["recipients"]),
-                    language=form.cleaned_data["language"],
-                    enabled=form.cleaned_data["enabled"],
-                    by=Actor.from_request(request),
-                )
-            except ActionError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("The monthly report was saved."))
-                return redirect("analytics:report_schedules")
+        saved = _save_schedule(request, form, schedule.organisation, schedule)
+        if saved is not None:
+            return saved
     else:
         form = ReportScheduleForm(
             organisation=schedule.organisation,

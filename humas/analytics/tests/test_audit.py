@@ -3,7 +3,7 @@ results per value, and the pages with their rights and organisation boundaries."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from itertools import count
 from zoneinfo import ZoneInfo
@@ -16,8 +16,9 @@ from humas.accounts.audit import Actor
 from humas.accounts.models import AuditEntry
 from humas.accounts.testing import make_member, sign_in
 from humas.analytics import actions, audit, periods
-from humas.analytics.models import AccountSnapshot, AuditRubric, AuditScore, PostSnapshot
-from humas.channels.models import ChannelPost, InboundEvent
+from humas.analytics.models import AuditRubric, AuditScore
+from humas.analytics.testing import make_published, record_followers
+from humas.channels.models import InboundEvent
 from humas.publishing.models import Delivery, MediaAsset
 from humas.publishing.testing import make_channel, make_post
 
@@ -32,32 +33,11 @@ def wib(year: int, month: int, day: int, hour: int = 9) -> datetime:
 
 
 def published(channel, text: str = "Info layanan", at: datetime | None = None, **counts):
-    post = ChannelPost.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        external_id=f"p{next(_ids)}",
-        text=text,
-        published_at=at or wib(2026, 11, 3),
-    )
-    if counts:
-        PostSnapshot.objects.create(
-            organisation=channel.organisation,
-            post=post,
-            age_hours=24,
-            taken_at=post.published_at,
-            **counts,
-        )
-    return post
+    return make_published(channel, at or wib(2026, 11, 3), text=text, **counts)
 
 
 def followers(channel, day: date, n: int | None) -> None:
-    AccountSnapshot.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        day=day,
-        taken_at=datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
-        followers=n,
-    )
+    record_followers(channel, day, n)
 
 
 def scored(rubric, post, value: str, source: str = "person") -> AuditScore:

@@ -22,8 +22,9 @@ from django.utils import translation
 from humas.analytics import dashboards, kpis, metrics
 from humas.analytics.charts import chart_csv
 from humas.analytics.inbox_health import inbox_health
-from humas.analytics.models import AccountSnapshot, Goal, PostSnapshot
+from humas.analytics.models import Goal, PostSnapshot
 from humas.analytics.periods import Period, month
+from humas.analytics.testing import make_published, record_followers
 from humas.channels.models import ChannelPost
 from humas.inbox.models import Conversation, Message
 from humas.inbox.testing import make_conversation
@@ -50,28 +51,11 @@ def at(year: int, month_: int, day: int, hour: int = 9, minute: int = 0, zone=WI
 
 
 def published(channel, moment: datetime, text: str = "", **counts) -> ChannelPost:
-    post = ChannelPost.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        external_id=f"d{next(_ids)}",
-        published_at=moment,
-        text=text or f"Kabar nomor {next(_ids)}",
-    )
-    if counts:
-        PostSnapshot.objects.create(
-            organisation=channel.organisation, post=post, age_hours=24, taken_at=moment, **counts
-        )
-    return post
+    return make_published(channel, moment, text=text or f"Kabar nomor {next(_ids)}", **counts)
 
 
 def followers(channel, day: date, n: int | None) -> None:
-    AccountSnapshot.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        day=day,
-        taken_at=datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
-        followers=n,
-    )
+    record_followers(channel, day, n)
 
 
 def values(chart, name: str) -> dict[str, Any]:

@@ -12,12 +12,12 @@ import pytest
 
 from humas.analytics import kpis, metrics
 from humas.analytics.models import (
-    AccountSnapshot,
     Conversion,
     LinkClickDay,
     PostSnapshot,
     TrackedLink,
 )
+from humas.analytics.testing import make_published, record_followers
 from humas.channels.models import ChannelPost
 from humas.inbox.models import Conversation
 from humas.inbox.testing import make_conversation
@@ -39,27 +39,11 @@ def november(org):
 
 
 def published(channel, at: datetime, **counts) -> ChannelPost:
-    post = ChannelPost.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        external_id=f"p{next(_ids)}",
-        published_at=at,
-    )
-    if counts:
-        PostSnapshot.objects.create(
-            organisation=channel.organisation, post=post, age_hours=24, taken_at=at, **counts
-        )
-    return post
+    return make_published(channel, at, **counts)
 
 
 def followers(channel, day: date, n: int | None) -> None:
-    AccountSnapshot.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        day=day,
-        taken_at=datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
-        followers=n,
-    )
+    record_followers(channel, day, n)
 
 
 # --- engagement rate -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from itertools import count
 from zoneinfo import ZoneInfo
@@ -18,9 +18,9 @@ import pytest
 from humas.accounts.audit import Actor
 from humas.analytics import actions, kpis, reports, svg
 from humas.analytics.charts import Chart, Series
-from humas.analytics.models import AccountSnapshot, GoalMetric, PostSnapshot
+from humas.analytics.models import GoalMetric
 from humas.analytics.periods import Period, month
-from humas.channels.models import ChannelPost
+from humas.analytics.testing import make_published, record_followers
 
 pytestmark = pytest.mark.django_db
 
@@ -34,28 +34,13 @@ def wib(day: int, hour: int = 9, month_: int = 11) -> datetime:
 
 
 def published(channel, at: datetime, text: str = "Imunisasi gratis di puskesmas", **counts):
-    post = ChannelPost.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        external_id=f"r{next(_ids)}",
-        published_at=at,
-        text=text,
-        url=f"https://bsky.app/profile/dinkes/post/{next(_ids)}",
+    return make_published(
+        channel, at, text=text, url=f"https://bsky.app/profile/dinkes/post/{next(_ids)}", **counts
     )
-    PostSnapshot.objects.create(
-        organisation=channel.organisation, post=post, age_hours=24, taken_at=at, **counts
-    )
-    return post
 
 
 def followers(channel, day: date, n: int) -> None:
-    AccountSnapshot.objects.create(
-        organisation=channel.organisation,
-        channel=channel,
-        day=day,
-        taken_at=datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
-        followers=n,
-    )
+    record_followers(channel, day, n)
 
 
 @pytest.fixture
