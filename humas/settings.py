@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "humas.inbox",
     "humas.triage",
     "humas.analytics",
+    "humas.crisis",
 ]
 
 MIDDLEWARE = [
