@@ -199,3 +199,25 @@ def test_the_filter_menus_are_the_same_html_as_djangos_own_select(value):
     ours = FastSelect(choices=choices).render("urgency", value, attrs=attrs)
     django = forms.Select(choices=choices).render("urgency", value, attrs=attrs)
     assert ours == django
+
+
+@pytest.mark.parametrize("value", ["", "banjir <b>", 'kata "kutip" & lain', None])
+def test_the_search_box_is_the_same_html_as_djangos_own_input(value):
+    from django import forms
+
+    from humas.inbox.forms import FastTextInput
+
+    attrs = {"id": "id_q", "maxlength": "200", "required": False, "autofocus": True}
+    ours = FastTextInput().render("q", value, attrs=attrs)
+    assert ours == forms.TextInput().render("q", value, attrs=attrs)
+
+
+@pytest.mark.parametrize("value", [True, False, None, "on"])
+def test_the_tick_box_is_the_same_html_as_djangos_own_checkbox(value):
+    from django import forms
+
+    from humas.inbox.forms import FastCheckbox
+
+    attrs = {"id": "id_show_hidden"}
+    ours = FastCheckbox().render("show_hidden", value, attrs=attrs)
+    assert ours == forms.CheckboxInput().render("show_hidden", value, attrs=attrs)
