@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("humas.publishing.urls")),
     path("", include("humas.inbox.urls")),
     path("", include("humas.triage.urls")),
+    path("", include("humas.crisis.urls")),
 ]
 
 handler403 = "humas.accounts.views.forbidden"

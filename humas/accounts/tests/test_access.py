@@ -121,6 +121,8 @@ PAGES = {
     # Content audit: results with the reports; rubrics and scores by those who write.
     "analytics:audit": ("reports.view", {}, 200),
     "analytics:audit_rubric_create": ("content.write", {}, 200),
+    # Spike alerts list citizens' messages from every unit: the whole-inbox roles.
+    "crisis:spike_list": ("inbox.view", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -195,6 +197,8 @@ OBJECT_PAGES = {
     "analytics:audit_rubric": ("audit_rubric", "get"),
     "analytics:audit_posts": ("audit_rubric", "get"),
     "analytics:audit_score_auto": ("audit_rubric", "post"),
+    "crisis:spike": ("spike_alert", "get"),
+    "crisis:spike_acknowledge": ("spike_alert", "post"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -275,6 +279,27 @@ def org_a_objects(org, unit, admin, editor):
         **publishing_objects(org, editor, channel),
         **inbox_objects(channel),
         **analytics_objects(org),
+        **crisis_objects(org),
+    }
+
+
+def crisis_objects(org):
+    from django.utils import timezone
+
+    from humas.crisis.models import SpikeAlert
+
+    now = timezone.now()
+    return {
+        "spike_alert": SpikeAlert.objects.create(
+            organisation=org,
+            signal="inbound",
+            window_start=now,
+            window_end=now,
+            count=9,
+            expected=1.0,
+            p_value=1e-6,
+            peak_count=9,
+        )
     }
 
 
@@ -446,6 +471,8 @@ ANALYST_GETS = {
     "analytics:audit_rubric": 403,
     "analytics:audit_posts": 200,
     "analytics:audit_score_auto": 403,
+    "crisis:spike": 403,
+    "crisis:spike_acknowledge": 403,
 }
 
 

@@ -1,0 +1,34 @@
+"""Access helpers for spike alerts (see humas.accounts.access for the rules).
+
+Alerts are about the whole inbox's traffic and list citizens' messages from every unit, so
+they are for those who see the whole inbox (``inbox.view``: responders and admins);
+acknowledging one is inbox work (``inbox.work``). Another organisation's alert is a 404.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+
+from humas.accounts.access import require
+from humas.crisis.models import SpikeAlert
+
+
+def alerts_for(request: HttpRequest) -> QuerySet[SpikeAlert]:
+    membership = require(request, "inbox.view")
+    return SpikeAlert.objects.filter(organisation=membership.organisation).select_related(
+        "acknowledged_by"
+    )
+
+
+def get_alert_for(request: HttpRequest, alert_id: int, *, write: bool = False) -> SpikeAlert:
+    membership = require(request)
+    alert = get_object_or_404(
+        SpikeAlert.objects.filter(organisation=membership.organisation).select_related(
+            "acknowledged_by"
+        ),
+        pk=alert_id,
+    )
+    require(request, "inbox.work" if write else "inbox.view")
+    return alert

@@ -1,0 +1,13 @@
+"""Periodic work of the crisis app, run by ``humas worker``."""
+
+from __future__ import annotations
+
+from humas.crisis.actions import detect_all
+from humas.ops.jobs import register_job
+
+
+@register_job("crisis.detect_spikes", interval_seconds=300)
+def detect_spikes() -> int:
+    """Slide the spike window forward (see ``humas/crisis/spikes.py``); return how many
+    alerts were raised."""
+    return detect_all()
