@@ -35,7 +35,6 @@ import argparse
 import random
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,12 +43,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from inbox_list import copy_rows, fill, load, percentile  # noqa: E402
+from inbox_list import copy_rows, fill  # noqa: E402
 from serving import (  # noqa: E402
     add_database_options,
     answers,
     bench_database,
     gunicorn,
+    load_run,
+    percentile,
+    print_table,
     session_cookie,
     wait_until,
 )
@@ -285,25 +287,6 @@ def fill_metrics(url: str, published: list[Any], limit: int, rng: random.Random,
     )
 
 
-def client(
-    base: str,
-    cookie: dict[str, str],
-    mix: list[tuple[str, str]],
-    until: float,
-    seed: int,
-    out: list[tuple[str, float, int]],
-) -> None:
-    import httpx
-
-    rng = random.Random(seed)  # noqa: S311
-    with httpx.Client(base_url=base, cookies=cookie, timeout=60) as http:
-        while time.monotonic() < until:
-            kind, path = rng.choice(mix)
-            began = time.perf_counter()
-            response = http.get(path)
-            out.append((kind, (time.perf_counter() - began) * 1000, response.status_code))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, default=5_000_000)
@@ -388,52 +371,21 @@ def main() -> None:
             connection.close()
 
             server = gunicorn(env, PORT)
-            import httpx
 
             base = f"http://127.0.0.1:{PORT}"
             wait_until(answers(f"{base}/analitik/", cookie), "/analitik/ with 200")
-            for _kind, path in mix:  # warm-up: every kind once on both workers' paths
-                httpx.get(f"{base}{path}", cookies=cookie, timeout=60)
-
-            results: list[tuple[str, float, int]] = []
-            until = time.monotonic() + args.seconds
-            threads = [
-                threading.Thread(target=client, args=(base, cookie, mix, until, n, results))
-                for n in range(args.clients)
-            ]
-            started = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - started
-            after = load()
+            results, elapsed = load_run(base, cookie, mix, args.clients, args.seconds)
             server.terminate()
             server.wait(timeout=30)
             server = None
-
+            print_table(results, elapsed, args.clients)
             failed = [r for r in results if r[2] != 200]
-            kinds: dict[str, list[float]] = {}
-            for kind, ms, _status in results:
-                kinds.setdefault(kind, []).append(ms)
-            print(
-                f"\n{len(results):,} requests in {elapsed:.1f} s: {len(results) / elapsed:.1f}/s, "
-                f"{args.clients} clients; load average after: {after}"
-            )
-            print(f"{'kind':<24}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}  (ms)")
-            for kind, values in sorted(kinds.items()):
-                print(
-                    f"{kind:<24}{len(values):>6}{percentile(values, 50):>9.0f}"
-                    f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}"
-                )
             overview = [ms for kind, ms, _s in results if kind.startswith("overview")]
             p95 = percentile(overview, 95)
             print(
                 f"{'overview (all)':<24}{len(overview):>6}"
                 f"{percentile(overview, 50):>9.0f}{p95:>9.0f}"
             )
-            if failed:
-                print(f"{len(failed)} requests failed: {sorted({r[2] for r in failed})}")
             met = p95 < TARGET_P95_MS and not failed
             print(f"target overview p95 < {TARGET_P95_MS:.0f} ms: {'met' if met else 'NOT met'}")
             failed_target = not met

@@ -40,12 +40,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import random
-import statistics
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +56,9 @@ from serving import (  # noqa: E402
     answers,
     bench_database,
     gunicorn,
+    load_run,
+    percentile,
+    print_table,
     session_cookie,
     wait_until,
 )
@@ -66,10 +66,6 @@ from serving import (  # noqa: E402
 TARGET_P95_MS = 150.0
 PORT = 8765
 SEARCH_MIGRATION = "humas.inbox.migrations.0006_conversation_search_document"
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -345,31 +341,6 @@ def requests_mix(channels: list[int], units: list[int], users: list[int]) -> lis
     ]
 
 
-def client(
-    base: str,
-    cookie: dict[str, str],
-    mix: list[tuple[str, str]],
-    until: float,
-    seed: int,
-    out: list[tuple[str, float, int]],
-) -> None:
-    import httpx
-
-    rng = random.Random(seed)  # noqa: S311
-    with httpx.Client(base_url=base, cookies=cookie, timeout=30) as http:
-        while time.monotonic() < until:
-            kind, query = rng.choice(mix)
-            began = time.perf_counter()
-            response = http.get(f"/inbox/?{query}" if query else "/inbox/")
-            out.append((kind, (time.perf_counter() - began) * 1000, response.status_code))
-
-
-def percentile(values: list[float], p: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -438,51 +409,22 @@ def main() -> None:
             connection.close()
 
             server = gunicorn(env, PORT)
-            import httpx
 
             base = f"http://127.0.0.1:{PORT}"
             wait_until(answers(f"{base}/inbox/", cookie), "/inbox/ with 200")
-            mix = requests_mix(channels, units, users)
-            # Warm-up: every kind once, as a server that has been running for a while.
-            for _kind, query in mix:
-                httpx.get(f"{base}/inbox/?{query}", cookies=cookie, timeout=60)
-
-            results: list[tuple[str, float, int]] = []
-            until = time.monotonic() + args.seconds
-            threads = [
-                threading.Thread(target=client, args=(base, cookie, mix, until, n, results))
-                for n in range(args.clients)
+            mix = [
+                (kind, f"/inbox/?{query}" if query else "/inbox/")
+                for kind, query in requests_mix(channels, units, users)
             ]
-            started = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - started
-            after = load()
-
-            failed = [r for r in results if r[2] != 200]
-            kinds: dict[str, list[float]] = {}
-            for kind, ms, _status in results:
-                kinds.setdefault(kind, []).append(ms)
-            print(
-                f"\n{len(results):,} requests in {elapsed:.1f} s: {len(results) / elapsed:.1f}/s, "
-                f"{args.clients} clients; load average after: {after}"
-            )
-            print(f"{'kind':<24}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}  (ms)")
-            for kind, values in sorted(kinds.items()):
-                print(
-                    f"{kind:<24}{len(values):>6}{percentile(values, 50):>9.0f}"
-                    f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}"
-                )
+            results, elapsed = load_run(base, cookie, mix, args.clients, args.seconds)
+            print_table(results, elapsed, args.clients)
             every = [ms for _k, ms, _s in results]
             p95 = percentile(every, 95)
             print(
                 f"{'overall':<24}{len(every):>6}{percentile(every, 50):>9.0f}{p95:>9.0f}"
                 f"{percentile(every, 99):>9.0f}"
             )
-            if failed:
-                print(f"{len(failed)} requests failed: {sorted({r[2] for r in failed})}")
+            failed = [r for r in results if r[2] != 200]
             met = p95 < TARGET_P95_MS and not failed
             print(f"target p95 < {TARGET_P95_MS:.0f} ms: {'met' if met else 'NOT met'}")
             sys.exit(0 if met else 1)

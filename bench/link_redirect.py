@@ -40,7 +40,6 @@ import multiprocessing
 import os
 import random
 import secrets
-import statistics
 import subprocess
 import sys
 import threading
@@ -52,7 +51,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from serving import add_database_options, bench_database, gunicorn, wait_until  # noqa: E402
+from serving import add_database_options, bench_database, gunicorn, percentile, wait_until  # noqa: E402
 
 TARGET_P95_MS = 20.0
 TARGET_RPS = 1000.0
@@ -244,12 +243,6 @@ def make_plan(
         else:
             plan.append(("GET", f"/l/{code}", False))
     return plan
-
-
-def percentile(values: list[float], p: float) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
 def run_phase(

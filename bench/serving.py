@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -134,3 +137,73 @@ def bench_database(args: argparse.Namespace) -> Iterator[BenchDatabase]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:
             print(f"kept {name}")
+
+
+def _client(
+    base: str,
+    cookie: dict[str, str],
+    mix: list[tuple[str, str]],
+    until: float,
+    seed: int,
+    out: list[tuple[str, float, int]],
+) -> None:
+    import httpx
+
+    rng = random.Random(seed)  # noqa: S311
+    with httpx.Client(base_url=base, cookies=cookie, timeout=60) as http:
+        while time.monotonic() < until:
+            kind, path = rng.choice(mix)
+            began = time.perf_counter()
+            response = http.get(path)
+            out.append((kind, (time.perf_counter() - began) * 1000, response.status_code))
+
+
+def percentile(values: list[float], p: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def load_run(
+    base: str, cookie: dict[str, str], mix: list[tuple[str, str]], clients: int, seconds: float
+) -> tuple[list[tuple[str, float, int]], float]:
+    """``clients`` threads, each on its own connection with ``cookie``, asking for ``(kind,
+    path)`` pairs of ``mix`` in their own random order for ``seconds``; the results
+    ``(kind, ms, status)`` and the elapsed time. Each kind is asked once first (warm-up)."""
+    import httpx
+
+    for _kind, path in mix:
+        httpx.get(f"{base}{path}", cookies=cookie, timeout=60)
+    results: list[tuple[str, float, int]] = []
+    until = time.monotonic() + seconds
+    threads = [
+        threading.Thread(target=_client, args=(base, cookie, mix, until, n, results))
+        for n in range(clients)
+    ]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.monotonic() - started
+
+
+def print_table(results: list[tuple[str, float, int]], elapsed: float, clients: int) -> None:
+    """Requests/s, the load average, and p50/p95/p99 per kind."""
+    kinds: dict[str, list[float]] = {}
+    for kind, ms, _status in results:
+        kinds.setdefault(kind, []).append(ms)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"\n{len(results):,} requests in {elapsed:.1f} s: {len(results) / elapsed:.1f}/s, "
+        f"{clients} clients; load average after: {load}"
+    )
+    print(f"{'kind':<24}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}  (ms)")
+    for kind, values in sorted(kinds.items()):
+        print(
+            f"{kind:<24}{len(values):>6}{percentile(values, 50):>9.0f}"
+            f"{percentile(values, 95):>9.0f}{percentile(values, 99):>9.0f}"
+        )
+    failed = [status for _kind, _ms, status in results if status != 200]
+    if failed:
+        print(f"{len(failed)} requests failed: {sorted(set(failed))}")
