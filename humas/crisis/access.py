@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from humas.accounts.access import require
-from humas.crisis.models import SpikeAlert
+from humas.crisis.models import CapAlert, CapFeed, SpikeAlert
 
 
 def alerts_for(request: HttpRequest) -> QuerySet[SpikeAlert]:
@@ -32,3 +32,36 @@ def get_alert_for(request: HttpRequest, alert_id: int, *, write: bool = False) -
     )
     require(request, "inbox.work" if write else "inbox.view")
     return alert
+
+
+# CAP alerts: official warnings, read with the spike alerts by those who watch the whole inbox
+# (``inbox.view``); the feeds and the organisation's area are settings (``org.manage``).
+
+
+def cap_alerts_for(request: HttpRequest) -> QuerySet[CapAlert]:
+    membership = require(request, "inbox.view")
+    return CapAlert.objects.filter(organisation=membership.organisation)
+
+
+def get_cap_alert_for(request: HttpRequest, alert_id: int) -> CapAlert:
+    membership = require(request)
+    alert = get_object_or_404(
+        CapAlert.objects.filter(organisation=membership.organisation).select_related(
+            "feed", "superseded_by"
+        ),
+        pk=alert_id,
+    )
+    require(request, "inbox.view")
+    return alert
+
+
+def cap_feeds_for(request: HttpRequest) -> QuerySet[CapFeed]:
+    membership = require(request, "inbox.view")
+    return CapFeed.objects.filter(organisation=membership.organisation)
+
+
+def get_cap_feed_for(request: HttpRequest, feed_id: int) -> CapFeed:
+    membership = require(request)
+    feed = get_object_or_404(CapFeed, organisation=membership.organisation, pk=feed_id)
+    require(request, "org.manage")
+    return feed

@@ -23,7 +23,7 @@ from humas.accounts.models import Membership, Organisation, User
 from humas.accounts.roles import Role
 from humas.crisis import spikes
 from humas.crisis.detection import Spike, find_spikes
-from humas.crisis.models import SpikeAlert, SpikeSignal
+from humas.crisis.models import CapAlert, CapFeed, CrisisArea, SpikeAlert, SpikeSignal
 
 logger = logging.getLogger(__name__)
 
@@ -195,3 +195,136 @@ def detect_all(now: datetime | None = None) -> int:
         except Exception:
             logger.exception("detecting spikes for organisation %s failed", org.pk)
     return raised
+
+
+# --- CAP feeds and the organisation's area (see humas/crisis/feeds.py) -----------------------
+
+
+def cap_alert_url(alert: CapAlert) -> str:
+    return reverse("crisis:cap_alert", args=[alert.pk])
+
+
+def save_feed(
+    org: Organisation, *, by: Actor, feed: CapFeed | None = None, **fields: object
+) -> CapFeed:
+    """Create a CAP feed, or change one (``feed``). A changed address is polled afresh."""
+    with transaction.atomic():
+        created = feed is None
+        if feed is None:
+            feed = CapFeed(organisation=org)
+        else:
+            feed = CapFeed.objects.select_for_update().get(pk=feed.pk, organisation=org)
+        if "url" in fields and fields["url"] != feed.url:
+            feed.etag = feed.last_modified = feed.last_error = ""
+            feed.last_polled_at = None
+        for name, value in fields.items():
+            setattr(feed, name, value)
+        feed.full_clean()
+        feed.save()
+        record(
+            "crisis.cap_feed.created" if created else "crisis.cap_feed.changed",
+            actor=by,
+            organisation=org,
+            target=feed,
+            payload={
+                "name": feed.name,
+                "url": feed.url,
+                "kind": feed.kind,
+                "enabled": feed.enabled,
+                "min_interval": feed.min_interval,
+            },
+        )
+    return feed
+
+
+def save_area(
+    org: Organisation,
+    *,
+    by: Actor,
+    place_names: list[str],
+    polygon: list[tuple[float, float]],
+) -> CrisisArea:
+    """Set the organisation's own area. Alerts already received keep their verdict; the
+    area decides for the alerts received from now on."""
+    with transaction.atomic():
+        area, _created = CrisisArea.objects.select_for_update().get_or_create(organisation=org)
+        area.place_names = place_names
+        area.polygon = [[lat, lon] for lat, lon in polygon]
+        area.save()
+        record(
+            "crisis.area.changed",
+            actor=by,
+            organisation=org,
+            target=area,
+            payload={"place_names": area.place_names, "polygon_points": len(area.polygon)},
+        )
+    return area
+
+
+def should_notify(alert: CapAlert, now: datetime) -> bool:
+    """Valid, real (``Actual``, not an exercise or a test), not expired, and ours: in our
+    area, or an Update/Cancel of an alert people were already told about."""
+    if alert.problems or alert.status != "Actual" or alert.expired_on_arrival:
+        return False
+    if alert.expires is not None and alert.expires <= now:
+        return False
+    return alert.matches_area or alert.supersedes.filter(notified_at__isnull=False).exists()
+
+
+def _cap_notice(alert: CapAlert, people: list[User], follows: bool) -> Notice:
+    what = alert.headline or alert.event or alert.identifier
+    if alert.msg_type == "Cancel":
+        title = _("Official warning cancelled: %(what)s") % {"what": what}
+    elif follows:
+        title = _("Official warning updated: %(what)s") % {"what": what}
+    else:
+        title = _("Official warning for our area: %(what)s") % {"what": what}
+    body = _("%(event)s (%(severity)s, %(urgency)s). Area: %(area)s") % {
+        "event": alert.event or "-",
+        "severity": alert.severity or "-",
+        "urgency": alert.urgency or "-",
+        "area": alert.area_desc or "-",
+    }
+    return Notice(
+        users=people, kind="crisis.cap", title=title, body=body[:1000], url=cap_alert_url(alert)
+    )
+
+
+def alert_received(alert: CapAlert, now: datetime | None = None) -> bool:
+    """Tell the on-duty members about a new CAP alert that concerns us, once; return
+    whether they were told. Alerts that should not be acted on (invalid, expired, another
+    area, an exercise) are only stored."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = CapAlert.objects.select_for_update().get(pk=alert.pk)
+        if locked.notified_at is not None or not should_notify(locked, now):
+            return False
+        follows = locked.supersedes.filter(notified_at__isnull=False).exists()
+        org = locked.organisation
+        people = _people_to_tell(org)
+        with translation.override(org.default_language):
+            notify_many(org, [_cap_notice(locked, people, follows)], email=True, telegram=True)
+        locked.notified_at = now
+        locked.save(update_fields=["notified_at"])
+        alert.notified_at = now
+        record(
+            "crisis.cap.notified",
+            actor=SYSTEM,
+            organisation=org,
+            target=locked,
+            payload={
+                "identifier": locked.identifier,
+                "sender": locked.sender,
+                "msg_type": locked.msg_type,
+                "follows": follows,
+                "told": sorted(u.pk for u in people),
+            },
+        )
+        transaction.on_commit(lambda: propose_incident(locked))
+    return True
+
+
+def propose_incident(alert: CapAlert) -> None:
+    """Hook: once incidents and broadcast templates exist, propose an incident from a CAP
+    alert that concerns us and a broadcast draft from the template matching its ``event``.
+    Called after commit for every notified alert; does nothing yet."""

@@ -11,3 +11,12 @@ def detect_spikes() -> int:
     """Slide the spike window forward (see ``humas/crisis/spikes.py``); return how many
     alerts were raised."""
     return detect_all()
+
+
+@register_job("crisis.poll_cap_feeds", interval_seconds=60)
+def poll_cap_feeds() -> int:
+    """Poll the enabled CAP feeds that are due (see ``humas/crisis/feeds.py``); return how
+    many alerts were stored."""
+    from humas.crisis.feeds import poll_all
+
+    return poll_all()

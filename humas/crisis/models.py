@@ -89,3 +89,137 @@ class SpikeAlert(models.Model):
     def __str__(self) -> str:
         # No key: the label is copied into audit entries (the key is in their payload).
         return f"spike #{self.pk} · {self.signal}"
+
+
+# --- CAP 1.2 feeds (official warnings; see humas/crisis/feeds.py and docs/cap.md) -------------
+
+
+class CapFeedKind(models.TextChoices):
+    RSS = "rss", _("RSS list of CAP alerts")
+    ATOM = "atom", _("Atom list of CAP alerts")
+    SINGLE = "single", _("One CAP alert")
+
+
+class CapFeed(models.Model):
+    """A publisher's list of CAP alerts (BMKG's nowcast RSS), or one alert's URL, polled by
+    the ``crisis.poll_cap_feeds`` job no more often than ``min_interval`` seconds."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="cap_feeds"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("address"), max_length=500)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=CapFeedKind.choices, default=CapFeedKind.RSS
+    )
+    enabled = models.BooleanField(_("polled"), default=True)
+    min_interval = models.PositiveIntegerField(_("seconds between polls"), default=60)
+    last_polled_at = models.DateTimeField(_("last polled"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    # Conditional GET: an unchanged list costs the publisher a 304 and no CAP files.
+    etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("CAP feed")
+        verbose_name_plural = _("CAP feeds")
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CapAlert(models.Model):
+    """One CAP message as received, valid or not. ``problems`` lists why an alert is
+    invalid; an invalid alert is kept visible but never notified nor used to supersede.
+
+    CAP names a message by (sender, identifier, sent); the same key twice in one organisation
+    is the same alert. An alert that could not be read at all has no key (``sent`` empty) and
+    is recognised again by its ``url``."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="cap_alerts"
+    )
+    feed = models.ForeignKey(
+        CapFeed,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        verbose_name=_("feed"),
+    )
+    url = models.CharField(_("address"), max_length=500, blank=True)
+    sender = models.CharField(_("sender"), max_length=200, blank=True)
+    identifier = models.CharField(_("identifier"), max_length=200)
+    sent = models.DateTimeField(_("sent"), null=True, blank=True)
+    msg_type = models.CharField(_("message type"), max_length=20, blank=True)
+    status = models.CharField(_("status"), max_length=20, blank=True)
+    event = models.CharField(_("event"), max_length=200, blank=True)
+    urgency = models.CharField(_("urgency"), max_length=20, blank=True)
+    severity = models.CharField(_("severity"), max_length=20, blank=True)
+    certainty = models.CharField(_("certainty"), max_length=20, blank=True)
+    onset = models.DateTimeField(_("onset"), null=True, blank=True)
+    expires = models.DateTimeField(_("expires"), null=True, blank=True)
+    headline = models.CharField(_("headline"), max_length=300, blank=True)
+    area_desc = models.TextField(_("area"), blank=True)
+    raw_xml = models.TextField(_("CAP XML"), blank=True)
+    parsed = models.JSONField(_("parsed alert"), null=True, blank=True)
+    problems = models.JSONField(_("validation problems"), default=list, blank=True)
+    matches_area = models.BooleanField(_("matches our area"), default=False)
+    expired_on_arrival = models.BooleanField(_("expired when received"), default=False)
+    superseded_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="supersedes",
+        verbose_name=_("superseded by"),
+    )
+    cancelled = models.BooleanField(_("cancelled"), default=False)
+    received_at = models.DateTimeField(_("received"))
+    notified_at = models.DateTimeField(_("notified"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("CAP alert")
+        verbose_name_plural = _("CAP alerts")
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "sender", "identifier", "sent"],
+                name="one_cap_alert_per_key",
+            )
+        ]
+        indexes = [
+            # The list page: matching alerts first, newest first.
+            models.Index(
+                fields=["organisation", "-matches_area", "-received_at"], name="cap_alert_list"
+            ),
+            # Skipping a feed item already stored (BMKG's guid is the identifier).
+            models.Index(fields=["organisation", "identifier"], name="cap_alert_identifier"),
+        ]
+
+    def __str__(self) -> str:
+        return f"CAP #{self.pk} · {self.identifier[:60]}"
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.problems
+
+
+class CrisisArea(models.Model):
+    """The organisation's own area: the place names (kecamatan, kabupaten, kota) it
+    answers for, and optionally a polygon of (lat, lon) points."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="crisis_area"
+    )
+    place_names = models.JSONField(_("place names"), default=list, blank=True)
+    polygon = models.JSONField(_("polygon"), default=list, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("crisis area")
+        verbose_name_plural = _("crisis areas")
+
+    def __str__(self) -> str:
+        return f"area of organisation {self.organisation_id}"

@@ -12,4 +12,9 @@ urlpatterns = [
         views.spike_acknowledge,
         name="spike_acknowledge",
     ),
+    path("krisis/cap/", views.cap_list, name="cap_list"),
+    path("krisis/cap/umpan/baru/", views.cap_feed_create, name="cap_feed_create"),
+    path("krisis/cap/umpan/<int:feed_id>/", views.cap_feed_edit, name="cap_feed_edit"),
+    path("krisis/cap/wilayah/", views.cap_area, name="cap_area"),
+    path("krisis/cap/<int:alert_id>/", views.cap_alert, name="cap_alert"),
 ]

@@ -1,16 +1,22 @@
 """Spike alert pages: the list (unacknowledged first) and one alert with its messages.
 
 Views read through :mod:`humas.crisis.access` and change nothing themselves: acknowledging
-is :func:`humas.crisis.actions.acknowledge_alert`.
+is :func:`humas.crisis.actions.acknowledge_alert`. The CAP pages (official warnings, their
+feeds and the organisation's area) follow the same rules.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,6 +24,8 @@ from humas.accounts.access import require
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
 from humas.crisis import access, actions, spikes
+from humas.crisis.forms import CapFeedForm, CrisisAreaForm
+from humas.crisis.models import CapAlert, CapFeed, CrisisArea
 from humas.inbox.access import sees_personal_data
 from humas.inbox.models import Message
 from humas.inbox.views_contacts import masked_name
@@ -86,3 +94,119 @@ def spike_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Alert acknowledged."))
     return redirect("crisis:spike", alert_id=alert.pk)
+
+
+# --- CAP feeds and alerts ---------------------------------------------------------------
+
+
+def _info_in(parsed: dict[str, Any] | None, language: str) -> dict[str, Any] | None:
+    """The info block to show, chosen as cap.Alert.info_for does, with its dates read."""
+    infos = list((parsed or {}).get("infos") or [])
+    if not infos:
+        return None
+    chosen = infos[0]
+    found = False
+    for wanted in (language.lower(), "en"):
+        for exact in (True, False):
+            for info in infos:
+                tag = str(info.get("language", "")).lower()
+                if tag == wanted if exact else tag.split("-")[0] == wanted.split("-")[0]:
+                    chosen, found = info, True
+                    break
+            if found:
+                break
+        if found:
+            break
+    shown = dict(chosen)
+    # A publisher's link becomes an href: never a javascript: or data: address.
+    if not str(shown.get("web", "")).lower().startswith(("https://", "http://")):
+        shown["web"] = ""
+    for name in ("effective", "onset", "expires"):
+        value = shown.get(name)
+        shown[name] = datetime.fromisoformat(value) if isinstance(value, str) else None
+    return shown
+
+
+def _is_expired(alert: CapAlert, now: datetime) -> bool:
+    return alert.expired_on_arrival or (alert.expires is not None and alert.expires <= now)
+
+
+@login_required
+def cap_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    alerts = access.cap_alerts_for(request).order_by("-matches_area", "-received_at", "-pk")[:200]
+    return render(
+        request,
+        "crisis/cap_list.html",
+        {
+            "feeds": access.cap_feeds_for(request),
+            "rows": [{"alert": a, "expired": _is_expired(a, now)} for a in alerts],
+            "may_manage": require(request).has_perm("org.manage"),
+        },
+    )
+
+
+@login_required
+def cap_alert(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = access.get_cap_alert_for(request, alert_id)
+    org = require(request).organisation
+    return render(
+        request,
+        "crisis/cap_detail.html",
+        {
+            "alert": alert,
+            "info": _info_in(alert.parsed, org.default_language),
+            "expired": _is_expired(alert, timezone.now()),
+            "supersedes": list(alert.supersedes.order_by("sent", "pk")),
+        },
+    )
+
+
+def _feed_form(request: HttpRequest, feed: CapFeed | None) -> HttpResponse:
+    membership = require(request, "org.manage")
+    form = CapFeedForm(request.POST or None, instance=feed)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.save_feed(
+                membership.organisation,
+                by=Actor.from_request(request),
+                feed=feed,
+                **{name: form.cleaned_data[name] for name in form.Meta.fields},
+            )
+        except (ActionError, ValidationError) as exc:
+            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            messages.success(request, _("Feed saved."))
+            return redirect("crisis:cap_list")
+    return render(request, "crisis/cap_feed_form.html", {"form": form, "feed": feed})
+
+
+@login_required
+def cap_feed_create(request: HttpRequest) -> HttpResponse:
+    return _feed_form(request, None)
+
+
+@login_required
+def cap_feed_edit(request: HttpRequest, feed_id: int) -> HttpResponse:
+    return _feed_form(request, access.get_cap_feed_for(request, feed_id))
+
+
+@login_required
+def cap_area(request: HttpRequest) -> HttpResponse:
+    membership = require(request, "org.manage")
+    area = CrisisArea.objects.filter(organisation=membership.organisation).first()
+    initial = {
+        "place_names": "\n".join(area.place_names) if area else "",
+        "polygon": "\n".join(f"{lat},{lon}" for lat, lon in area.polygon) if area else "",
+    }
+    form = CrisisAreaForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        actions.save_area(
+            membership.organisation,
+            by=Actor.from_request(request),
+            place_names=form.cleaned_data["place_names"],
+            polygon=form.cleaned_data["polygon"],
+        )
+        messages.success(request, _("Area saved."))
+        return redirect("crisis:cap_list")
+    return render(request, "crisis/cap_area.html", {"form": form})

@@ -123,6 +123,10 @@ PAGES = {
     "analytics:audit_rubric_create": ("content.write", {}, 200),
     # Spike alerts list citizens' messages from every unit: the whole-inbox roles.
     "crisis:spike_list": ("inbox.view", {}, 200),
+    # Official warnings (CAP) are read with the spikes; their feeds and our area are settings.
+    "crisis:cap_list": ("inbox.view", {}, 200),
+    "crisis:cap_feed_create": ("org.manage", {}, 200),
+    "crisis:cap_area": ("org.manage", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -199,6 +203,8 @@ OBJECT_PAGES = {
     "analytics:audit_score_auto": ("audit_rubric", "post"),
     "crisis:spike": ("spike_alert", "get"),
     "crisis:spike_acknowledge": ("spike_alert", "post"),
+    "crisis:cap_alert": ("cap_alert", "get"),
+    "crisis:cap_feed_edit": ("cap_feed", "get"),
 }
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {"publishing:media_file": ["asli"]}
@@ -286,10 +292,15 @@ def org_a_objects(org, unit, admin, editor):
 def crisis_objects(org):
     from django.utils import timezone
 
-    from humas.crisis.models import SpikeAlert
+    from humas.crisis.models import CapAlert, CapFeed, SpikeAlert
 
     now = timezone.now()
+    feed = CapFeed.objects.create(organisation=org, name="BMKG", url="https://bmkg.example/rss")
     return {
+        "cap_feed": feed,
+        "cap_alert": CapAlert.objects.create(
+            organisation=org, feed=feed, identifier="x-1", received_at=now
+        ),
         "spike_alert": SpikeAlert.objects.create(
             organisation=org,
             signal="inbound",
@@ -299,7 +310,7 @@ def crisis_objects(org):
             expected=1.0,
             p_value=1e-6,
             peak_count=9,
-        )
+        ),
     }
 
 
@@ -473,6 +484,8 @@ ANALYST_GETS = {
     "analytics:audit_score_auto": 403,
     "crisis:spike": 403,
     "crisis:spike_acknowledge": 403,
+    "crisis:cap_alert": 403,
+    "crisis:cap_feed_edit": 403,
 }
 
 
