@@ -36,8 +36,10 @@ SHOWN_MESSAGES = 100
 
 @login_required
 def spike_list(request: HttpRequest) -> HttpResponse:
+    # Open alerts first, the latest window first; within one window the whole
+    # organisation's alert (key "") before its words, then the highest count.
     alerts = access.alerts_for(request).order_by(
-        F("acknowledged_at").asc(nulls_first=True), "-window_end", "-pk"
+        F("acknowledged_at").asc(nulls_first=True), "-window_end", "key", "-count", "-pk"
     )[:200]
     return render(
         request,

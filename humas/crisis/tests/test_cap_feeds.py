@@ -153,7 +153,11 @@ def test_an_update_supersedes_the_alert_and_people_are_told_it_was_updated(org, 
     assert first.superseded_by == update and not first.cancelled
     titles = [n.title for n in told()]
     assert len(titles) == 2
-    assert titles[1].startswith("Official warning updated")
+    # Written in the organisation's language (Indonesian by default), whatever the test's.
+    with translation.override(org.default_language):
+        updated = translation.gettext("Official warning updated: %(what)s").split("%")[0]
+    assert updated.startswith("Peringatan resmi")
+    assert titles[1].startswith(updated)
 
 
 def test_a_cancel_withdraws_the_alert_and_its_update(org, feed, area, piket):
