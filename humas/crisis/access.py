@@ -7,12 +7,14 @@ acknowledging one is inbox work (``inbox.work``). Another organisation's alert i
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from humas.accounts.access import require
-from humas.crisis.models import CapAlert, CapFeed, SpikeAlert
+from humas.accounts.models import Membership
+from humas.crisis.models import CapAlert, CapFeed, Incident, SpikeAlert
 
 
 def alerts_for(request: HttpRequest) -> QuerySet[SpikeAlert]:
@@ -65,3 +67,40 @@ def get_cap_feed_for(request: HttpRequest, feed_id: int) -> CapFeed:
     feed = get_object_or_404(CapFeed, organisation=membership.organisation, pk=feed_id)
     require(request, "org.manage")
     return feed
+
+
+# Incidents: seen by those who watch the whole inbox (``inbox.view``: admins, responders) and
+# by those who may declare one (``crisis.declare``: admins, approvers, who decide on public
+# statements); notes are written by either inbox workers or declarers; declaring,
+# confirming, dismissing, closing and choosing the lead need ``crisis.declare``.
+
+INCIDENT_VIEW = ("inbox.view", "crisis.declare")
+INCIDENT_NOTE = ("inbox.work", "crisis.declare")
+
+
+def require_any(request: HttpRequest, perms: tuple[str, ...]) -> Membership:
+    membership = require(request)
+    if not any(membership.has_perm(p) for p in perms):
+        raise PermissionDenied(perms[0])
+    return membership
+
+
+def incidents_for(request: HttpRequest) -> QuerySet[Incident]:
+    membership = require_any(request, INCIDENT_VIEW)
+    return Incident.objects.filter(organisation=membership.organisation).select_related("lead")
+
+
+def get_incident_for(request: HttpRequest, incident_id: int, *, perm: str = "") -> Incident:
+    """``perm``: "" to read, "note" to add a note, "declare" for the other changes."""
+    membership = require(request)
+    incident = get_object_or_404(
+        Incident.objects.filter(organisation=membership.organisation).select_related(
+            "lead", "proposed_by_alert", "proposed_by_spike"
+        ),
+        pk=incident_id,
+    )
+    if perm == "declare":
+        require(request, "crisis.declare")
+    else:
+        require_any(request, INCIDENT_NOTE if perm == "note" else INCIDENT_VIEW)
+    return incident

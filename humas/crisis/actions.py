@@ -320,11 +320,19 @@ def alert_received(alert: CapAlert, now: datetime | None = None) -> bool:
                 "told": sorted(u.pk for u in people),
             },
         )
-        transaction.on_commit(lambda: propose_incident(locked))
+        transaction.on_commit(lambda: propose_incident(locked, now))
     return True
 
 
-def propose_incident(alert: CapAlert) -> None:
-    """Hook: once incidents and broadcast templates exist, propose an incident from a CAP
-    alert that concerns us and a broadcast draft from the template matching its ``event``.
-    Called after commit for every notified alert; does nothing yet."""
+def propose_incident(alert: CapAlert, now: datetime | None = None) -> None:
+    """Propose an incident from a CAP alert that concerns us (or add the Update/Cancel to
+    the incident it already proposed; see :func:`humas.crisis.incidents.propose_from_cap`).
+    Called after commit for every notified alert. A broadcast draft from the template
+    matching the alert's ``event`` belongs here too once templates exist."""
+    from humas.crisis.incidents import propose_from_cap
+
+    try:
+        propose_from_cap(alert, now)
+    except Exception:
+        # The alert is stored and people were told; a failed proposal must not undo that.
+        logger.exception("proposing an incident from CAP alert %s failed", alert.pk)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from humas.crisis.models import CapFeed
+from humas.accounts.models import Organisation, User
+from humas.crisis.models import CapFeed, HazardType, IncidentSeverity
 
 #: Polling faster than once a minute would break BMKG's request (under 60 a minute).
 MIN_INTERVAL = 60
@@ -93,3 +94,37 @@ class CrisisAreaForm(forms.Form):
                 _("At most %(count)s points.") % {"count": MAX_POLYGON_POINTS}
             )
         return points
+
+
+class IncidentForm(forms.Form):
+    """Declaring an incident by hand."""
+
+    hazard = forms.ChoiceField(label=_("Hazard"), choices=HazardType.choices)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    area = forms.CharField(label=_("Area"), max_length=500, required=False)
+    severity = forms.ChoiceField(
+        label=_("Severity"), choices=IncidentSeverity.choices, initial=IncidentSeverity.UNKNOWN
+    )
+    started_at = forms.DateTimeField(
+        label=_("Started"),
+        required=False,
+        help_text=_("Empty: now. In the organisation's time zone, e.g. 2026-11-29 14:30."),
+    )
+
+
+class LeadForm(forms.Form):
+    lead: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+        label=_("Incident lead"), queryset=User.objects.none(), required=False
+    )
+
+    def __init__(self, *args: object, organisation: Organisation, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["lead"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+            memberships__organisation=organisation, memberships__is_active=True, is_active=True
+        ).order_by("email")
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )

@@ -223,3 +223,146 @@ class CrisisArea(models.Model):
 
     def __str__(self) -> str:
         return f"area of organisation {self.organisation_id}"
+
+
+# --- Incidents (declared by hand, or proposed by a CAP alert or a spike; docs/incidents.md) --
+
+
+class HazardType(models.TextChoices):
+    FLOOD = "flood", _("Flood")
+    LANDSLIDE = "landslide", _("Landslide")
+    EARTHQUAKE = "earthquake", _("Earthquake")
+    TSUNAMI = "tsunami", _("Tsunami")
+    FIRE = "fire", _("Fire")
+    EXTREME_WEATHER = "extreme_weather", _("Extreme weather")
+    OUTBREAK = "outbreak", _("Outbreak")
+    EVACUATION = "evacuation", _("Evacuation")
+    OTHER = "other", _("Other")
+
+
+class IncidentSeverity(models.TextChoices):
+    # CAP 1.2's severity values, so an alert's severity is copied as it is.
+    EXTREME = "extreme", _("Extreme")
+    SEVERE = "severe", _("Severe")
+    MODERATE = "moderate", _("Moderate")
+    MINOR = "minor", _("Minor")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class IncidentStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    ACTIVE = "active", _("Active")
+    CLOSED = "closed", _("Closed")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class Incident(models.Model):
+    """An emergency the organisation answers for, from its declaration (or the proposal a
+    person confirmed) to its closing. A CAP alert or a spike proposes at most one incident,
+    enforced by the database; several incidents may be active at once."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="incidents"
+    )
+    hazard = models.CharField(_("hazard"), max_length=20, choices=HazardType.choices)
+    title = models.CharField(_("title"), max_length=200)
+    area = models.CharField(_("area"), max_length=500, blank=True)
+    severity = models.CharField(
+        _("severity"),
+        max_length=10,
+        choices=IncidentSeverity.choices,
+        default=IncidentSeverity.UNKNOWN,
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=IncidentStatus.choices, default=IncidentStatus.ACTIVE
+    )
+    started_at = models.DateTimeField(_("started"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("incident lead"),
+    )
+    proposed_by_alert = models.OneToOneField(
+        CapAlert,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incident",
+        verbose_name=_("proposed by CAP alert"),
+    )
+    proposed_by_spike = models.OneToOneField(
+        SpikeAlert,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incident",
+        verbose_name=_("proposed by spike"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ["-started_at", "-pk"]
+        indexes = [
+            # The list page: one organisation's incidents by status, newest first.
+            models.Index(fields=["organisation", "status", "-started_at"], name="incident_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"incident #{self.pk} · {self.hazard}"
+
+
+class IncidentEventKind(models.TextChoices):
+    DECLARED = "declared", _("Declared")
+    PROPOSED = "proposed", _("Proposed")
+    CONFIRMED = "confirmed", _("Confirmed")
+    DISMISSED = "dismissed", _("Dismissed")
+    LEAD_CHANGED = "lead_changed", _("Lead changed")
+    CAP_ALERT = "cap_alert", _("Official warning")
+    SPIKE = "spike", _("Spike")
+    NOTE = "note", _("Note")
+    CLOSED = "closed", _("Closed")
+
+
+class IncidentEvent(models.Model):
+    """One line of an incident's timeline (and of its after-action report)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("at"))
+    kind = models.CharField(_("kind"), max_length=20, choices=IncidentEventKind.choices)
+    text = models.TextField(_("text"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    cap_alert = models.ForeignKey(
+        CapAlert, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    spike = models.ForeignKey(
+        SpikeAlert, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("incident event")
+        verbose_name_plural = _("incident events")
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"incident event #{self.pk} · {self.kind}"

@@ -5,6 +5,24 @@ from humas.crisis import views
 app_name = "crisis"
 
 urlpatterns = [
+    path("krisis/", views.incident_list, name="incident_list"),
+    path("krisis/insiden/<int:incident_id>/", views.incident_detail, name="incident"),
+    path(
+        "krisis/insiden/<int:incident_id>/konfirmasi/",
+        views.incident_confirm,
+        name="incident_confirm",
+    ),
+    path(
+        "krisis/insiden/<int:incident_id>/tolak/", views.incident_dismiss, name="incident_dismiss"
+    ),
+    path("krisis/insiden/<int:incident_id>/tutup/", views.incident_close, name="incident_close"),
+    path("krisis/insiden/<int:incident_id>/pimpinan/", views.incident_lead, name="incident_lead"),
+    path("krisis/insiden/<int:incident_id>/catatan/", views.incident_note, name="incident_note"),
+    path(
+        "krisis/lonjakan/<int:alert_id>/usulkan-insiden/",
+        views.spike_propose,
+        name="spike_propose",
+    ),
     path("krisis/lonjakan/", views.spike_list, name="spike_list"),
     path("krisis/lonjakan/<int:alert_id>/", views.spike_detail, name="spike"),
     path(

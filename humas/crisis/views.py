@@ -7,13 +7,14 @@ feeds and the organisation's area) follow the same rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -24,8 +25,9 @@ from humas.accounts.access import require
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
 from humas.crisis import access, actions, spikes
-from humas.crisis.forms import CapFeedForm, CrisisAreaForm
-from humas.crisis.models import CapAlert, CapFeed, CrisisArea
+from humas.crisis import incidents as incident_actions
+from humas.crisis.forms import CapFeedForm, CrisisAreaForm, IncidentForm, LeadForm, NoteForm
+from humas.crisis.models import CapAlert, CapFeed, CrisisArea, Incident, IncidentStatus
 from humas.inbox.access import sees_personal_data
 from humas.inbox.models import Message
 from humas.inbox.views_contacts import masked_name
@@ -80,6 +82,7 @@ def spike_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
             "what": actions.describe(alert),
             "thread": _shown(rows, unmasked),
             "may_acknowledge": require(request).has_perm("inbox.work"),
+            "incident": Incident.objects.filter(proposed_by_spike=alert).first(),
             "window_minutes": int(spikes.WINDOW.total_seconds() // 60),
         },
     )
@@ -212,3 +215,155 @@ def cap_area(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Area saved."))
         return redirect("crisis:cap_list")
     return render(request, "crisis/cap_area.html", {"form": form})
+
+
+# --- Incidents (docs/incidents.md) --------------------------------------------------------
+
+#: Proposed first (they wait for a person), then the active ones, the finished ones last.
+_STATUS_ORDER = Case(
+    When(status=IncidentStatus.PROPOSED, then=Value(0)),
+    When(status=IncidentStatus.ACTIVE, then=Value(1)),
+    default=Value(2),
+)
+
+
+@login_required
+def incident_list(request: HttpRequest) -> HttpResponse:
+    incidents = access.incidents_for(request)
+    membership = require(request)
+    may_declare = membership.has_perm("crisis.declare")
+    form = IncidentForm(request.POST or None)
+    if request.method == "POST":
+        require(request, "crisis.declare")
+        if form.is_valid():
+            incident = incident_actions.declare_incident(
+                membership.organisation, by=Actor.from_request(request), **form.cleaned_data
+            )
+            messages.success(request, _("Incident declared."))
+            return redirect("crisis:incident", incident_id=incident.pk)
+    rows = incidents.order_by(_STATUS_ORDER, "-started_at", "-pk")[:200]
+    return render(
+        request,
+        "crisis/incident_list.html",
+        {"incidents": rows, "form": form, "may_declare": may_declare},
+    )
+
+
+@login_required
+def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = access.get_incident_for(request, incident_id)
+    membership = require(request)
+    return render(
+        request,
+        "crisis/incident_detail.html",
+        {
+            "incident": incident,
+            "events": incident.events.select_related("actor", "cap_alert", "spike"),
+            "may_declare": membership.has_perm("crisis.declare"),
+            "may_note": any(membership.has_perm(p) for p in access.INCIDENT_NOTE),
+            "lead_form": LeadForm(
+                organisation=membership.organisation, initial={"lead": incident.lead_id}
+            ),
+            "note_form": NoteForm(),
+        },
+    )
+
+
+def _after(
+    request: HttpRequest, incident_id: int, done: str, change: Callable[[], object]
+) -> HttpResponse:
+    try:
+        change()
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("crisis:incident", incident_id=incident_id)
+
+
+@login_required
+@require_POST
+def incident_confirm(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = access.get_incident_for(request, incident_id, perm="declare")
+    by = Actor.from_request(request)
+    return _after(
+        request,
+        incident.pk,
+        _("Incident confirmed."),
+        lambda: incident_actions.confirm_incident(incident, by=by),
+    )
+
+
+@login_required
+@require_POST
+def incident_dismiss(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = access.get_incident_for(request, incident_id, perm="declare")
+    by = Actor.from_request(request)
+    return _after(
+        request,
+        incident.pk,
+        _("Incident dismissed."),
+        lambda: incident_actions.dismiss_incident(incident, by=by),
+    )
+
+
+@login_required
+@require_POST
+def incident_close(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = access.get_incident_for(request, incident_id, perm="declare")
+    by = Actor.from_request(request)
+    return _after(
+        request,
+        incident.pk,
+        _("Incident closed."),
+        lambda: incident_actions.close_incident(incident, by=by),
+    )
+
+
+@login_required
+@require_POST
+def incident_lead(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = access.get_incident_for(request, incident_id, perm="declare")
+    form = LeadForm(request.POST, organisation=incident.organisation)
+    if not form.is_valid():
+        messages.error(request, _("Choose a member of the organisation."))
+        return redirect("crisis:incident", incident_id=incident.pk)
+    by = Actor.from_request(request)
+    lead = form.cleaned_data["lead"]
+    return _after(
+        request,
+        incident.pk,
+        _("Incident lead saved."),
+        lambda: incident_actions.set_lead(incident, by=by, lead=lead),
+    )
+
+
+@login_required
+@require_POST
+def incident_note(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = access.get_incident_for(request, incident_id, perm="note")
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A note needs a text."))
+        return redirect("crisis:incident", incident_id=incident.pk)
+    by = Actor.from_request(request)
+    text = form.cleaned_data["text"]
+    return _after(
+        request,
+        incident.pk,
+        _("Note added."),
+        lambda: incident_actions.add_note(incident, by=by, text=text),
+    )
+
+
+@login_required
+@require_POST
+def spike_propose(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = access.get_alert_for(request, alert_id, write=True)
+    try:
+        incident = incident_actions.propose_from_spike(alert, by=Actor.from_request(request))
+    except ActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("crisis:spike", alert_id=alert.pk)
+    messages.success(request, _("Incident proposed."))
+    return redirect("crisis:incident", incident_id=incident.pk)
