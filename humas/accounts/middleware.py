@@ -101,6 +101,8 @@ TWO_FACTOR_EXEMPT = {
     "analytics:transparency",
     "channels:webhook",
     "channels:public_feed",
+    "crisis:cap_out_feed",
+    "crisis:cap_out_alert",
 }
 
 

@@ -30,6 +30,12 @@ urlpatterns = [
         views.spike_acknowledge,
         name="spike_acknowledge",
     ),
+    path("krisis/<slug:org_slug>/cap.atom", views.cap_out_feed, name="cap_out_feed"),
+    path(
+        "krisis/<slug:org_slug>/cap/<int:incident_id>.xml",
+        views.cap_out_alert,
+        name="cap_out_alert",
+    ),
     path("krisis/cap/", views.cap_list, name="cap_list"),
     path("krisis/cap/umpan/baru/", views.cap_feed_create, name="cap_feed_create"),
     path("krisis/cap/umpan/<int:feed_id>/", views.cap_feed_edit, name="cap_feed_edit"),

@@ -16,15 +16,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Case, F, Value, When
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from humas.accounts.access import require
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
-from humas.crisis import access, actions, spikes
+from humas.accounts.models import Organisation
+from humas.crisis import access, actions, cap_out, spikes
 from humas.crisis import incidents as incident_actions
 from humas.crisis.forms import CapFeedForm, CrisisAreaForm, IncidentForm, LeadForm, NoteForm
 from humas.crisis.models import CapAlert, CapFeed, CrisisArea, Incident, IncidentStatus
@@ -245,7 +247,12 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "crisis/incident_list.html",
-        {"incidents": rows, "form": form, "may_declare": may_declare},
+        {
+            "incidents": rows,
+            "form": form,
+            "may_declare": may_declare,
+            "cap_out_slug": membership.organisation.slug,
+        },
     )
 
 
@@ -367,3 +374,28 @@ def spike_propose(request: HttpRequest, alert_id: int) -> HttpResponse:
         return redirect("crisis:spike", alert_id=alert.pk)
     messages.success(request, _("Incident proposed."))
     return redirect("crisis:incident", incident_id=incident.pk)
+
+
+# --- CAP out: public, cacheable, no session (like channels' public feed) --------------------
+
+
+def _public(response: HttpResponse) -> HttpResponse:
+    patch_cache_control(response, public=True, max_age=cap_out.CACHE_SECONDS)
+    return response
+
+
+@require_safe
+def cap_out_feed(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = get_object_or_404(Organisation, slug=org_slug)
+    body = cap_out.render_feed(org, timezone.now())
+    return _public(HttpResponse(body, content_type="application/atom+xml; charset=utf-8"))
+
+
+@require_safe
+def cap_out_alert(request: HttpRequest, org_slug: str, incident_id: int) -> HttpResponse:
+    org = get_object_or_404(Organisation, slug=org_slug)
+    incident = get_object_or_404(
+        cap_out.published(org).select_related("organisation"), pk=incident_id
+    )
+    body = cap_out.render_alert(incident)
+    return _public(HttpResponse(body, content_type=cap_out.CAP_CONTENT_TYPE))

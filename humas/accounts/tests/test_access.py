@@ -24,6 +24,9 @@ PUBLIC = {
     "ops:healthz",
     "channels:webhook",
     "channels:public_feed",
+    # The organisation's own alerts as CAP 1.2 (only active and closed incidents, public text).
+    "crisis:cap_out_feed",
+    "crisis:cap_out_alert",
     # Citizens look up a report by its tracking number (no personal data, rate-limited).
     "inbox:status",
     # Tracked links: followed by anyone; the conversion call is signed, the pixel counts once.
