@@ -24,7 +24,12 @@ CODE_BYTES = 6
 
 
 def new_code() -> str:
-    return secrets.token_urlsafe(CODE_BYTES)
+    """A random code that starts with a letter or a digit: a leading "-" would read as a
+    formula in the CSV export (and be quoted there), and is easy to drop when copying."""
+    while True:
+        code = secrets.token_urlsafe(CODE_BYTES)
+        if code[0].isalnum():
+            return code
 
 
 class TrackedLink(models.Model):

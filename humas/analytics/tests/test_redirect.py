@@ -252,3 +252,11 @@ def test_a_code_with_a_trailing_slash_or_odd_characters_is_not_found(visitor, li
 def test_an_unknown_host_is_refused_before_the_lookup(client, link):
     response = client.get(f"/l/{link.code}", HTTP_HOST="evil.example", HTTP_USER_AGENT="Mozilla")
     assert response.status_code == 400
+
+
+def test_new_codes_never_start_with_a_character_a_spreadsheet_reads_as_a_formula(monkeypatch):
+    from humas.analytics import models
+
+    drawn = iter(["-abc12345", "_xyz12345", "Q7k2mZ9a"])
+    monkeypatch.setattr(models.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert models.new_code() == "Q7k2mZ9a"
