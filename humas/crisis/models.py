@@ -8,7 +8,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from humas.accounts.models import Organisation
+from humas.channels.models import ChannelAccount
 from humas.inbox.models import Message
+from humas.publishing.models import Post
 
 
 class SpikeSignal(models.TextChoices):
@@ -333,6 +335,7 @@ class IncidentEventKind(models.TextChoices):
     LEAD_CHANGED = "lead_changed", _("Lead changed")
     CAP_ALERT = "cap_alert", _("Official warning")
     SPIKE = "spike", _("Spike")
+    BROADCAST = "broadcast", _("Broadcast")
     NOTE = "note", _("Note")
     CLOSED = "closed", _("Closed")
 
@@ -358,6 +361,9 @@ class IncidentEvent(models.Model):
     spike = models.ForeignKey(
         SpikeAlert, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    broadcast = models.ForeignKey(
+        "Broadcast", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("incident event")
@@ -366,3 +372,150 @@ class IncidentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"incident event #{self.pk} · {self.kind}"
+
+
+# --- Emergency broadcasts (docs/broadcasts.md) ------------------------------------------------
+
+#: The placeholders a template may use, each filled from the broadcast form.
+PLACEHOLDERS = ("area", "time", "shelter", "hotline", "instructions")
+
+
+class BroadcastTemplate(models.Model):
+    """A prepared message for one hazard in one language, approved ahead of time so that in
+    an emergency only the placeholders need filling. Editing the text withdraws the
+    approval; an unapproved template cannot be broadcast."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="broadcast_templates"
+    )
+    hazard = models.CharField(_("hazard"), max_length=20, choices=HazardType.choices)
+    # "id", "en", or a regional language the organisation adds ("jv", "su", "ban", …).
+    language = models.CharField(_("language"), max_length=10)
+    text = models.TextField(_("text"))
+    builtin = models.BooleanField(_("supplied with humas"), default=False)
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    updated_at = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("broadcast template")
+        verbose_name_plural = _("broadcast templates")
+        ordering = ["hazard", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "hazard", "language"], name="one_template_per_language"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hazard}/{self.language}"
+
+
+class BroadcastApprover(models.Model):
+    """A member designated to approve emergency broadcasts on their own (the fast path)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="broadcast_approvers"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("broadcast approver")
+        verbose_name_plural = _("broadcast approvers")
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "user"], name="approver_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"approver {self.user_id} of {self.organisation_id}"
+
+
+class BroadcastStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    APPROVED = "approved", _("Approved and sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Broadcast(models.Model):
+    """One emergency message to many channels at once, filled from templates. The first
+    broadcast of an incident starts a thread; later ones (``parent``) are its updates and
+    go under it on networks with threads. Once approved it is an urgent publishing post."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="broadcasts"
+    )
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="broadcasts", verbose_name=_("incident")
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="updates",
+        verbose_name=_("update of"),
+    )
+    hazard = models.CharField(_("hazard"), max_length=20, choices=HazardType.choices)
+    languages = models.JSONField(_("languages"), default=list)
+    values = models.JSONField(_("filled in"), default=dict, blank=True)
+    # The final text per language, as approved (filled from the templates, then edited).
+    texts = models.JSONField(_("texts"), default=dict)
+    channels = models.ManyToManyField(ChannelAccount, related_name="+", verbose_name=_("channels"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT
+    )
+    post = models.OneToOneField(
+        Post, on_delete=models.SET_NULL, null=True, blank=True, related_name="broadcast"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("written"), auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"broadcast #{self.pk} · {self.hazard}"
+
+
+class IncidentMessage(models.Model):
+    """A citizen's message that belongs to an incident (it was written during it and is an
+    emergency, or names the incident's area or hazard). The inbox lists their conversations
+    first while the incident is active; the after-action report reads them."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="messages")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    # What made it belong: "emergency", "area:<word>" or "hazard:<word>".
+    matched_on = models.CharField(max_length=120)
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("incident message")
+        verbose_name_plural = _("incident messages")
+        ordering = ["message_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "message"], name="incident_message_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} of incident {self.incident_id}"

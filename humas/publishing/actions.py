@@ -38,6 +38,7 @@ from humas.publishing.models import (
     Post,
     PostMedia,
     PostStatus,
+    PublishingPause,
     Recurrence,
     Stage,
     Variant,
@@ -45,7 +46,12 @@ from humas.publishing.models import (
 )
 
 #: Deliveries that may still change: the worker has not taken them or finished them.
-OPEN_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
+OPEN_DELIVERIES = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.HELD,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.UNCERTAIN,
+)
 
 
 def _locked(post: Post) -> Post:
@@ -268,9 +274,9 @@ def save_post(
 
 
 def _cancel_open_deliveries(post: Post) -> int:
-    return Delivery.objects.filter(post=post, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.CANCELLED, claimed_by="", claimed_until=None
-    )
+    return Delivery.objects.filter(
+        post=post, status__in=(DeliveryStatus.PENDING, DeliveryStatus.HELD)
+    ).update(status=DeliveryStatus.CANCELLED, claimed_by="", claimed_until=None)
 
 
 def _create_deliveries(post: Post) -> list[Delivery]:
@@ -280,6 +286,10 @@ def _create_deliveries(post: Post) -> list[Delivery]:
             "channel_id", flat=True
         )
     )
+    # Scheduled while a pause is on: held from the start, so it is listed with the others.
+    pause = None if post.urgent else active_pause(post.organisation_id)
+    if pause is not None:
+        _mark_held([post], pause)
     return Delivery.objects.bulk_create(
         [
             Delivery(
@@ -289,11 +299,118 @@ def _create_deliveries(post: Post) -> list[Delivery]:
                 channel=variant.channel,
                 post_version=post.version,
                 due_at=when,
+                urgent=post.urgent,
+                status=DeliveryStatus.HELD if pause is not None else DeliveryStatus.PENDING,
             )
             for variant in post.variants.select_related("channel")
             if variant.channel_id not in already
         ]
     )
+
+
+# --- pausing (an incident holds promotion back) ---------------------------------------------
+
+
+def active_pause(organisation_id: int) -> PublishingPause | None:
+    return (
+        PublishingPause.objects.filter(organisation_id=organisation_id, ends_at__isnull=True)
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
+def _mark_held(posts: Sequence[Post], pause: PublishingPause) -> None:
+    now = timezone.now()
+    fresh = [p.pk for p in posts if p.held_at is None]
+    Post.objects.filter(pk__in=fresh).update(held_at=now, held_by=pause)
+    for post in posts:
+        if post.held_at is None:
+            post.held_at, post.held_by = now, pause
+
+
+def pause_publishing(
+    org: Organisation, *, source: str, reason: str, by: Actor, starts_at: datetime | None = None
+) -> PublishingPause:
+    """Hold back the organisation's scheduled posts (not emergency broadcasts) until a person
+    releases each; posts scheduled while the pause is on are held too. Starting the same
+    ``source`` twice changes nothing."""
+    with transaction.atomic():
+        pause, created = PublishingPause.objects.get_or_create(
+            source=source,
+            defaults={
+                "organisation": org,
+                "reason": reason[:300],
+                "starts_at": starts_at or timezone.now(),
+            },
+        )
+        if not created and pause.ends_at is None:
+            return pause
+        if not created:
+            pause.ends_at = None
+            pause.save(update_fields=["ends_at"])
+        # Posts before deliveries, in primary-key order: the worker locks them the same way.
+        # A post whose send has started is left to finish.
+        waiting = list(
+            Post.objects.select_for_update()
+            .filter(organisation=org, urgent=False, deliveries__status=DeliveryStatus.PENDING)
+            .exclude(deliveries__status=DeliveryStatus.SENDING)
+            .distinct()
+            .order_by("pk")
+        )
+        held = Delivery.objects.filter(
+            post__in=waiting, status=DeliveryStatus.PENDING, claimed_until__isnull=True
+        ).update(status=DeliveryStatus.HELD)
+        _mark_held(waiting, pause)
+        record(
+            "publishing.pause.started",
+            actor=by,
+            organisation=org,
+            target=pause,
+            payload={"source": source, "posts": len(waiting), "deliveries": held},
+        )
+    return pause
+
+
+def end_pause(pause: PublishingPause, *, by: Actor) -> PublishingPause:
+    """New posts go out again; posts already held stay held until a person releases them."""
+    with transaction.atomic():
+        pause = PublishingPause.objects.select_for_update().get(pk=pause.pk)
+        if pause.ends_at is not None:
+            return pause
+        pause.ends_at = timezone.now()
+        pause.save(update_fields=["ends_at"])
+        record(
+            "publishing.pause.ended",
+            actor=by,
+            organisation=pause.organisation,
+            target=pause,
+            payload={"source": pause.source, "still_held": pause.held_posts.count()},
+        )
+    return pause
+
+
+def release_post(post: Post, *, by: Actor) -> Post:
+    """A held post goes out: now if its time has passed, else at its time."""
+    with transaction.atomic():
+        _locked(post)
+        if post.held_at is None:
+            raise ActionError(_("This post is not held back."))
+        now = timezone.now()
+        held = Delivery.objects.filter(post=post, status=DeliveryStatus.HELD)
+        released = held.filter(due_at__gte=now).update(status=DeliveryStatus.PENDING)
+        released += held.update(status=DeliveryStatus.PENDING, due_at=now)
+        was = post.held_by_id
+        post.held_at = None
+        post.held_by = None
+        post.save(update_fields=["held_at", "held_by", "updated_at"])
+        record(
+            "publishing.post.released",
+            actor=by,
+            organisation=post.organisation,
+            target=post,
+            payload={"pause": was, "deliveries": released},
+        )
+    return post
 
 
 # --- approving ----------------------------------------------------------------------------
@@ -551,7 +668,7 @@ def finish_posts_if_done(posts: list[Post]) -> None:
         statuses.setdefault(post_id, set()).add(status)
     for post in {p.pk: p for p in posts}.values():
         seen = statuses.get(post.pk)
-        if not seen or seen & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
+        if not seen or seen & {DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.HELD}:
             continue
         status = PostStatus.PUBLISHED if seen == {DeliveryStatus.PUBLISHED} else PostStatus.FAILED
         fields: dict[str, Any] = {"status": status}

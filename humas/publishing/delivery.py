@@ -34,12 +34,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -61,6 +62,7 @@ from humas.publishing.models import (
     Post,
     PostMedia,
     PostStatus,
+    PublishingPause,
 )
 
 logger = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ def deliver_due(worker_id: str, limit: int | None = None) -> int:
     due = Delivery.objects.filter(
         status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING),
         channel__status=ChannelStatus.ACTIVE,
+        urgent=False,
     )
     # The claim reads what each send needs (its channel and organisation, its variant) in one
     # query, instead of a handful of lazy loads per delivery: at thousands a minute the ORM's
@@ -122,6 +125,109 @@ def deliver_due(worker_id: str, limit: int | None = None) -> int:
     for lost in deliver_many(batch, worker_id):
         logger.warning("delivery %s: lease lost to another worker", lost.pk)
     return len(batch)
+
+
+def _urgent_threads() -> int:
+    # One polling thread; each round sends everything it claimed side by side.
+    return 1
+
+
+@register_drain(
+    "publishing.deliver_urgent", threads=_urgent_threads, idle_seconds=0.2, keep=keep_leases
+)
+def deliver_urgent(worker_id: str, limit: int | None = None) -> int:
+    """Emergency broadcasts: claim every due urgent delivery (up to ``HUMAS_URGENT_PARALLEL``)
+    and send them all at once, each in its own thread, recording each as it finishes.
+
+    They have their own index, workers and polling (five times a second), so a broadcast
+    never waits behind the ordinary queue however long it is, and eight channels take as
+    long as the slowest of them, not their sum.
+    """
+    due = Delivery.objects.filter(
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING),
+        channel__status=ChannelStatus.ACTIVE,
+        urgent=True,
+    )
+    batch = claim(
+        due,
+        worker_id=worker_id,
+        lease=LEASE,
+        limit=limit or int(getattr(settings, "HUMAS_URGENT_PARALLEL", 32)),
+        due_field="due_at",
+        related=("channel__organisation", "variant"),
+    )
+    if not batch:
+        return 0
+    for lost in deliver_side_by_side(batch, worker_id):
+        logger.warning("urgent delivery %s: lease lost to another worker", lost.pk)
+    return len(batch)
+
+
+def deliver_side_by_side(
+    deliveries: list[Delivery],
+    worker_id: str,
+    providers: dict[int, Provider] | None = None,
+) -> list[Delivery]:
+    """Like :func:`deliver_many`, but every send runs in its own thread at the same time.
+
+    Started together (one transaction), sent side by side, each recorded as soon as its
+    network answers (so the broadcast page shows each channel the moment it is done). The
+    sending threads only talk to the networks and record failures; a success is recorded
+    here, in this thread.
+    """
+    providers = dict(providers or {})
+    for delivery in deliveries:
+        delivery.variant.channel = delivery.channel
+        if delivery.channel_id not in providers:
+            providers[delivery.channel_id] = delivery.channel.provider()
+    started, lost = _start_many(deliveries, worker_id)
+    if not started:
+        return lost
+    assets = _assets([post for _, post, _ in started])
+
+    def send(delivery: Delivery, post: Post, unsure: bool) -> _Sent | Delivery | None:
+        try:
+            return _attempt(delivery, post, unsure, worker_id, providers, assets)
+        finally:
+            # Each sending thread has its own database connection: close it with the thread.
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(started), thread_name_prefix="humas-urgent") as pool:
+        futures = [pool.submit(send, d, p, u) for d, p, u in started]
+        for future in as_completed(futures):
+            outcome = future.result()
+            if isinstance(outcome, _Sent):
+                lost += _record([outcome], worker_id)
+            elif isinstance(outcome, Delivery):
+                lost.append(outcome)
+    return lost
+
+
+def _attempt(
+    delivery: Delivery,
+    post: Post,
+    unsure: bool,
+    worker_id: str,
+    providers: dict[int, Provider],
+    assets: dict[int, list[MediaAsset]],
+) -> _Sent | Delivery | None:
+    """Send one started delivery: what was sent (to record), the delivery itself if another
+    worker took it over, or None when its outcome is already recorded."""
+    channel = delivery.channel
+    try:
+        provider = providers.get(channel.pk) or providers.setdefault(channel.pk, channel.provider())
+        return _send_one(delivery, post, unsure, worker_id, provider, assets)
+    except _LostLease:
+        return delivery
+    except DatabaseError:
+        raise  # the connection is gone: the drain thread reconnects; leases bring rows back
+    except Exception:
+        # A bug or an unforeseen answer: the rest still goes out, and this one is tried again
+        # later (an attempt that reached the network is then treated as unsure, see above).
+        logger.exception("delivery %s failed unexpectedly", delivery.pk)
+        wait = timedelta(seconds=_backoff(max(1, delivery.attempts)))
+        release(delivery, worker_id, due_at=timezone.now() + wait)
+        return None
 
 
 def deliver(delivery: Delivery, worker_id: str, provider: Provider | None = None) -> None:
@@ -157,30 +263,15 @@ def deliver_many(
             # the batch (and what was sent) from lapsing.
             keep_leases([worker_id])
             renewed_at = time.monotonic()
-        channel = delivery.channel
-        try:
-            provider = providers.get(channel.pk) or providers.setdefault(
-                channel.pk, channel.provider()
-            )
-            sent = _send_one(delivery, post, unsure, worker_id, provider, assets)
-            if sent is None:
-                continue
-            caps = provider.capabilities
+        outcome = _attempt(delivery, post, unsure, worker_id, providers, assets)
+        if isinstance(outcome, Delivery):
+            lost.append(outcome)
+        elif outcome is not None:
+            caps = providers[delivery.channel_id].capabilities
             if caps.find_by_key or caps.idempotent_publish:
-                pending.append(sent)
+                pending.append(outcome)
             else:
-                lost += _record([sent], worker_id)
-        except _LostLease:
-            lost.append(delivery)
-        except DatabaseError:
-            raise  # the connection is gone: the drain thread reconnects; leases bring rows back
-        except Exception:
-            # A bug or an unforeseen answer: the rest of the batch still goes out, and this
-            # one is tried again later (an attempt that reached the network is then treated
-            # as unsure, see the module docstring).
-            logger.exception("delivery %s failed unexpectedly", delivery.pk)
-            wait = timedelta(seconds=_backoff(max(1, delivery.attempts)))
-            release(delivery, worker_id, due_at=timezone.now() + wait)
+                lost += _record([outcome], worker_id)
     return lost + _record(pending, worker_id)
 
 
@@ -214,10 +305,19 @@ def _start_many(
             .only("pk", "status", "attempts", "post_version", "claimed_by")
         }
         done: list[Post] = []
+        pauses = _active_pauses({p.organisation_id for p in posts.values() if not p.urgent})
         for delivery in deliveries:
             row, post = fresh[delivery.pk], posts[delivery.post_id]
             if row.claimed_by != worker_id:
                 lost.append(delivery)
+                continue
+            pause = pauses.get(post.organisation_id)
+            if pause is not None and not post.urgent and row.status == DeliveryStatus.PENDING:
+                # A pause began after this delivery was made: hold it with the others.
+                release(delivery, worker_id, status=DeliveryStatus.HELD)
+                if post.held_at is None:
+                    post.held_at, post.held_by = timezone.now(), pause
+                    Post.objects.filter(pk=post.pk).update(held_at=post.held_at, held_by=pause)
                 continue
             stale = row.post_version != post.version or post.status not in (
                 PostStatus.SCHEDULED,
@@ -268,6 +368,17 @@ def _start_many(
         if done:
             finish_posts_if_done(done)
     return started, lost
+
+
+def _active_pauses(organisation_ids: set[int]) -> dict[int, PublishingPause]:
+    if not organisation_ids:
+        return {}
+    found: dict[int, PublishingPause] = {}
+    for pause in PublishingPause.objects.filter(
+        organisation_id__in=organisation_ids, ends_at__isnull=True
+    ).order_by("-starts_at", "-pk"):
+        found[pause.organisation_id] = pause
+    return found
 
 
 def _start(delivery: Delivery, worker_id: str) -> tuple[Post, bool] | None:

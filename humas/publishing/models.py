@@ -224,6 +224,19 @@ class Post(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # An emergency broadcast: its deliveries go out at once through their own workers, side
+    # by side, never behind other posts, and a publishing pause never holds it.
+    urgent = models.BooleanField(_("emergency broadcast"), default=False)
+    # Set while a publishing pause (an incident) holds the post back; cleared when released.
+    held_at = models.DateTimeField(_("held since"), null=True, blank=True)
+    held_by = models.ForeignKey(
+        "PublishingPause",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="held_posts",
+        verbose_name=_("held by"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -305,6 +318,8 @@ class DeliveryStatus(models.TextChoices):
     # safely nor be asked whether it arrived: a person checks the channel and decides.
     UNCERTAIN = "uncertain", _("Check the channel")
     CANCELLED = "cancelled", _("Cancelled")
+    # Kept back by a publishing pause (an incident): released one by one by a person.
+    HELD = "held", _("Held back")
 
 
 class Delivery(Leased):
@@ -314,6 +329,8 @@ class Delivery(Leased):
     channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
     post_version = models.PositiveIntegerField()
     due_at = models.DateTimeField(db_index=True)
+    # The post's ``urgent``, copied so each of the two claims reads its own small index.
+    urgent = models.BooleanField(default=False)
     status = models.CharField(
         max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -339,6 +356,12 @@ class Delivery(Leased):
                 condition=models.Q(status__in=["pending", "sending"]),
                 name="delivery_to_send",
             ),
+            # What the emergency workers poll several times a second: almost always empty.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(status__in=["pending", "sending"], urgent=True),
+                name="delivery_urgent",
+            ),
             # What keeping leases reads every few seconds: the few rows a worker holds.
             models.Index(
                 fields=["claimed_by"],
@@ -349,6 +372,31 @@ class Delivery(Leased):
 
     def __str__(self) -> str:
         return f"{self.post} → {self.channel}"
+
+
+class PublishingPause(models.Model):
+    """While a pause is on, the organisation's scheduled posts (not emergency broadcasts) are
+    held back instead of going out: during an incident, cheerful promotion next to warnings
+    hurts. Another app starts and ends pauses (crisis: one per active incident); publishing
+    only honours them. Held posts are listed and released one by one by a person."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="publishing_pauses"
+    )
+    reason = models.CharField(_("reason"), max_length=300)
+    # What started it, for the app that did ("crisis.incident:12").
+    source = models.CharField(max_length=100, unique=True)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("publishing pause")
+        verbose_name_plural = _("publishing pauses")
+        ordering = ["-starts_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class Stage(models.TextChoices):

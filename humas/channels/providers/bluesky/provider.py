@@ -260,11 +260,19 @@ class BlueskyProvider(Provider):
         """
         self._require_valid(content)
         refs: list[dict[str, str]] = []
+        # A follow-up to an earlier post of ours (an emergency update): the whole thread goes
+        # under it, keeping the earlier post's thread root.
+        under = _follow_up_of(content)
+        above: dict[str, Mapping[str, str]] | None = None
+        if under is not None:
+            parent_ref = self._strong_ref(under[0])
+            root_ref = self._strong_ref(under[1]) if under[1] != under[0] else parent_ref
+            above = {"root": root_ref, "parent": parent_ref}
         try:
             for part in [content, *content.thread]:
-                reply = None
+                reply = above
                 if refs:
-                    reply = {"root": refs[0], "parent": refs[-1]}
+                    reply = {"root": (above or {}).get("root") or refs[0], "parent": refs[-1]}
                 # The first part's record key is the caller's idempotency key (a TID), so
                 # a repeated send meets the post it already made instead of a second one.
                 rkey = "" if refs else str(content.options.get("idempotency_key") or "")
@@ -965,6 +973,15 @@ def _parse_time(value: str) -> datetime:
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _follow_up_of(content: PostContent) -> tuple[str, str] | None:
+    """(parent, root) ids from ``options["in_reply_to"]``, the shape publishing gives."""
+    wanted = content.options.get("in_reply_to")
+    if not isinstance(wanted, Mapping) or not wanted.get("id"):
+        return None
+    parent = str(wanted["id"])
+    return parent, str(wanted.get("root") or parent)
 
 
 def _now_iso() -> str:

@@ -481,7 +481,10 @@ class MastodonProvider(Provider):
     def publish(self, content: PostContent) -> Published:
         visibility = self._visibility(content)
         with self._api() as http:
-            posted = self._post_chain(http, [content, *content.thread], content, visibility, "")
+            # A follow-up to an earlier post of ours (an emergency update) threads under it.
+            wanted = content.options.get("in_reply_to")
+            under = str(wanted.get("id") or "") if isinstance(wanted, Mapping) else ""
+            posted = self._post_chain(http, [content, *content.thread], content, visibility, under)
         ids = tuple(status_id for status_id, _url in posted)
         return Published(external_id=ids[0], url=posted[0][1], part_ids=ids)
 

@@ -24,6 +24,7 @@ the MTProto client API), so ``post_metrics`` is off; the channel's member count 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
@@ -854,6 +855,11 @@ class TelegramProvider(Provider):
         refs: list[str] = []
         first_ref = ""
         reply_to: int | None = None
+        # A follow-up to an earlier post of ours (an emergency update) answers it in the channel.
+        wanted = content.options.get("in_reply_to")
+        if isinstance(wanted, Mapping) and wanted.get("id"):
+            with contextlib.suppress(ProviderError):
+                _chat, reply_to = split_ref(str(wanted["id"]))
         for number, part in enumerate(parts, start=1):
             try:
                 ids = self._send(chat_id, part, reply_to=reply_to, about_channel=True)
