@@ -37,6 +37,7 @@ from humas.analytics import dashboards, goals, inbox_health, kpis, svg
 from humas.analytics.charts import Chart, Number
 from humas.analytics.models import Goal, ReportSchedule
 from humas.analytics.periods import Period, last_month
+from humas.lib.pdf import PdfUnavailable, html_to_pdf
 from humas.lib.sheets import safe_cell
 from humas.lib.workdays import WorkCalendar
 
@@ -294,37 +295,18 @@ def stylesheet() -> str:
     return Path(str(found)).read_text(encoding="utf-8")
 
 
-def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    raise ValueError(f"reports fetch nothing: {url}")
-
-
-def _no_fetching(weasyprint: Any) -> Any:
-    """A URL fetcher that fetches nothing: the report embeds all it needs (SVG charts, the
-    stylesheet as text) and people's text is escaped, but should a URL (``file:`` or an
-    address inside the agency's network) ever reach the markup, it must not be read."""
-    fetcher = getattr(weasyprint, "URLFetcher", None)
-    # WeasyPrint 68 and later take a URLFetcher (no protocol allowed); earlier, a function.
-    return fetcher(allowed_protocols=()) if fetcher is not None else _refuse_fetch
-
-
 def pdf(report: Report) -> bytes:
     """The report as an A4 PDF (WeasyPrint); :class:`ReportError` when this server cannot
     make PDFs (WeasyPrint needs the Pango library from the operating system)."""
     try:
-        import weasyprint
-        from weasyprint import CSS, HTML
-    except (ImportError, OSError) as exc:
-        # Without Pango, importing WeasyPrint fails with OSError "cannot load library".
+        return html_to_pdf(render_html(report, document=True), stylesheet())
+    except PdfUnavailable as exc:
         raise ReportError(
             _(
                 "PDF reports cannot be made on this server: the Pango library is not "
                 "installed (see docs/reports.md). The XLSX and CSV downloads still work."
             )
         ) from exc
-    html = render_html(report, document=True)
-    document = HTML(string=html, url_fetcher=_no_fetching(weasyprint))
-    result: bytes = document.write_pdf(stylesheets=[CSS(string=stylesheet())])
-    return result
 
 
 # --- XLSX ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 
 from humas.accounts.access import require
 from humas.accounts.models import Membership
-from humas.crisis.models import CapAlert, CapFeed, Incident, SpikeAlert
+from humas.crisis.models import Broadcast, CapAlert, CapFeed, Incident, SpikeAlert
 
 
 def alerts_for(request: HttpRequest) -> QuerySet[SpikeAlert]:
@@ -104,3 +104,15 @@ def get_incident_for(request: HttpRequest, incident_id: int, *, perm: str = "") 
     else:
         require_any(request, INCIDENT_NOTE if perm == "note" else INCIDENT_VIEW)
     return incident
+
+
+def get_broadcast_for(request: HttpRequest, broadcast_id: int, *, write: bool = False) -> Broadcast:
+    """A broadcast of the member's organisation: read like its incident; drafting, editing,
+    approving and retrying need ``crisis.declare`` (the approver rule is the action's)."""
+    membership = require_any(request, ("crisis.declare",) if write else INCIDENT_VIEW)
+    return get_object_or_404(
+        Broadcast.objects.filter(organisation=membership.organisation).select_related(
+            "incident", "parent", "created_by", "approved_by", "post"
+        ),
+        pk=broadcast_id,
+    )

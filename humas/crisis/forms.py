@@ -128,3 +128,36 @@ class NoteForm(forms.Form):
     text = forms.CharField(
         label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class BroadcastForm(forms.Form):
+    """A new broadcast: which templates, what goes into their placeholders, which channels."""
+
+    hazard = forms.ChoiceField(label=_("Template"), choices=HazardType.choices)
+    languages = forms.MultipleChoiceField(
+        label=_("Languages"), widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    area = forms.CharField(label=_("Area"), max_length=300, required=False)
+    time = forms.CharField(label=_("Time"), max_length=200, required=False)
+    shelter = forms.CharField(label=_("Shelter"), max_length=300, required=False)
+    hotline = forms.CharField(label=_("Hotline"), max_length=100, required=False)
+    instructions = forms.CharField(
+        label=_("Instructions"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    channels = forms.TypedMultipleChoiceField(
+        label=_("Channels"), widget=forms.CheckboxSelectMultiple, coerce=int, choices=()
+    )
+
+    def __init__(
+        self,
+        *args: object,
+        languages: list[tuple[str, str]],
+        channels: list[tuple[int, str]],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["languages"].choices = languages  # type: ignore[attr-defined]
+        self.fields["channels"].choices = channels  # type: ignore[attr-defined]

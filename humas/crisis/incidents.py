@@ -158,7 +158,35 @@ def declare_incident(
         )
         _event(incident, IncidentEventKind.DECLARED, by, title)
         _audit("declared", incident, by, hazard=hazard, severity=severity, title=title)
+        _became_active(incident, by)
     return incident
+
+
+def pause_source(incident: Incident) -> str:
+    return f"crisis.incident:{incident.pk}"
+
+
+def _became_active(incident: Incident, by: Actor) -> None:
+    """Promotion stops while the incident is active: publishing holds the organisation's
+    scheduled posts (listed on the incident's page, released one by one by a person)."""
+    from humas.publishing.actions import pause_publishing
+
+    pause_publishing(
+        incident.organisation,
+        source=pause_source(incident),
+        reason=_("Incident: %(title)s") % {"title": incident.title},
+        by=by,
+        starts_at=incident.started_at,
+    )
+
+
+def _ended(incident: Incident, by: Actor) -> None:
+    from humas.publishing.actions import end_pause
+    from humas.publishing.models import PublishingPause
+
+    pause = PublishingPause.objects.filter(source=pause_source(incident)).first()
+    if pause is not None:
+        end_pause(pause, by=by)
 
 
 def _cap_severity(alert: CapAlert) -> str:
@@ -291,6 +319,7 @@ def confirm_incident(incident: Incident, *, by: Actor) -> Incident:
         locked.save(update_fields=["status"])
         _event(locked, IncidentEventKind.CONFIRMED, by)
         _audit("confirmed", locked, by)
+        _became_active(locked, by)
     return locked
 
 
@@ -342,4 +371,5 @@ def close_incident(incident: Incident, *, by: Actor) -> Incident:
         locked.save(update_fields=["status", "closed_at"])
         _event(locked, IncidentEventKind.CLOSED, by)
         _audit("closed", locked, by)
+        _ended(locked, by)
     return locked

@@ -20,3 +20,12 @@ def poll_cap_feeds() -> int:
     from humas.crisis.feeds import poll_all
 
     return poll_all()
+
+
+@register_job("crisis.link_incident_messages", interval_seconds=30)
+def link_incident_messages() -> int:
+    """Tie the messages that arrived lately to the active incidents they belong to (see
+    ``humas/crisis/incident_messages.py``); return how many were linked."""
+    from humas.crisis.incident_messages import link_recent
+
+    return link_recent()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from humas.crisis import views
+from humas.crisis import urls_templates, views, views_broadcasts
 
 app_name = "crisis"
 
@@ -36,6 +36,44 @@ urlpatterns = [
         views.cap_out_alert,
         name="cap_out_alert",
     ),
+    path(
+        "krisis/insiden/<int:incident_id>/siaran/baru/",
+        views_broadcasts.broadcast_create,
+        name="broadcast_create",
+    ),
+    path(
+        "krisis/insiden/<int:incident_id>/ditahan/<int:post_id>/lepas/",
+        views_broadcasts.held_release,
+        name="held_release",
+    ),
+    path("krisis/siaran/<int:broadcast_id>/", views_broadcasts.broadcast_detail, name="broadcast"),
+    path(
+        "krisis/siaran/<int:broadcast_id>/status/",
+        views_broadcasts.broadcast_status,
+        name="broadcast_status",
+    ),
+    path(
+        "krisis/siaran/<int:broadcast_id>/ubah/",
+        views_broadcasts.broadcast_edit,
+        name="broadcast_edit",
+    ),
+    path(
+        "krisis/siaran/<int:broadcast_id>/setujui/",
+        views_broadcasts.broadcast_approve,
+        name="broadcast_approve",
+    ),
+    path(
+        "krisis/siaran/<int:broadcast_id>/batal/",
+        views_broadcasts.broadcast_cancel,
+        name="broadcast_cancel",
+    ),
+    path(
+        "krisis/siaran/<int:broadcast_id>/ulang/<int:delivery_id>/",
+        views_broadcasts.broadcast_retry,
+        name="broadcast_retry",
+    ),
+    path("krisis/penyetuju-siaran/", views_broadcasts.approvers_settings, name="approvers"),
+    *urls_templates.urlpatterns,
     path("krisis/cap/", views.cap_list, name="cap_list"),
     path("krisis/cap/umpan/baru/", views.cap_feed_create, name="cap_feed_create"),
     path("krisis/cap/umpan/<int:feed_id>/", views.cap_feed_edit, name="cap_feed_edit"),

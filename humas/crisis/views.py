@@ -26,7 +26,7 @@ from humas.accounts.access import require
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor
 from humas.accounts.models import Organisation
-from humas.crisis import access, actions, cap_out, spikes
+from humas.crisis import access, actions, cap_out, spikes, views_broadcasts
 from humas.crisis import incidents as incident_actions
 from humas.crisis.forms import CapFeedForm, CrisisAreaForm, IncidentForm, LeadForm, NoteForm
 from humas.crisis.models import CapAlert, CapFeed, CrisisArea, Incident, IncidentStatus
@@ -265,13 +265,16 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
         "crisis/incident_detail.html",
         {
             "incident": incident,
-            "events": incident.events.select_related("actor", "cap_alert", "spike"),
+            "events": incident.events.select_related("actor", "cap_alert", "spike", "broadcast"),
             "may_declare": membership.has_perm("crisis.declare"),
             "may_note": any(membership.has_perm(p) for p in access.INCIDENT_NOTE),
             "lead_form": LeadForm(
                 organisation=membership.organisation, initial={"lead": incident.lead_id}
             ),
             "note_form": NoteForm(),
+            **views_broadcasts.incident_extras(
+                incident.pk, incident.organisation_id, incident.status
+            ),
         },
     )
 

@@ -7,6 +7,7 @@ with personal data masked unless the caller's role holds ``personal_data.view``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -32,7 +33,7 @@ from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor, client_ip
 from humas.accounts.models import Membership, Organisation, Unit, User
 from humas.channels.models import ChannelAccount, ChannelPost
-from humas.inbox import access, actions, cases, routing
+from humas.inbox import access, actions, cases, first, routing
 from humas.inbox.forms import (
     AssignForm,
     BulkResolveForm,
@@ -195,7 +196,9 @@ def _pending_due(row: dict[str, Any]) -> Any:
     return row["resolution_due"]
 
 
-def _rows(page: Page, *, unmasked: bool, zone: ZoneInfo) -> list[dict[str, Any]]:
+def _rows(
+    page: Iterable[dict[str, Any]], *, unmasked: bool, zone: ZoneInfo
+) -> list[dict[str, Any]]:
     """What each row of the list shows, worked out once: labels from dicts of the choices
     (not ``get_*_display`` per row), the link from one ``reverse``, names, the deadline
     state and the dates, formatted as the ``date`` filter would in the organisation's time
@@ -314,12 +317,48 @@ def _rows_html(items: list[dict[str, Any]], *, may_work: bool) -> SafeString:
     return mark_safe("\n".join(html))  # noqa: S308 - every value above went through escape
 
 
+#: The most rows a section above the list shows.
+FIRST_ROWS = 20
+
+
+def _first_sections(request: HttpRequest, membership: Membership) -> list[dict[str, Any]]:
+    """The sections other apps put above the list (:mod:`humas.inbox.first`: an active
+    incident's conversations). Their conversations are read again through the caller's own
+    scope and shown as the list shows them, masked alike."""
+    sections = first.sections_for(membership.organisation, membership)
+    if not sections:
+        return []
+    wanted = {c.pk for section in sections for c in section.conversations}
+    found = {
+        row["pk"]: row
+        for row in access.conversations_for(request).filter(pk__in=wanted).values(*LIST_COLUMNS)
+    }
+    unmasked = access.sees_personal_data(request)
+    zone = _zone(membership.organisation)
+    shown = []
+    for section in sections:
+        rows = [found[c.pk] for c in section.conversations if c.pk in found][:FIRST_ROWS]
+        items = _rows(rows, unmasked=unmasked, zone=zone)
+        shown.append(
+            {
+                "title": section.title,
+                "url": section.url,
+                "rows_html": _rows_html(items, may_work=False) if items else "",
+            }
+        )
+    return shown
+
+
 @login_required
 def inbox_list(request: HttpRequest) -> HttpResponse:
     """Every conversation the caller may see, filtered; htmx asks again every few seconds
-    for the rows alone, so new messages appear without a reload."""
+    for the rows alone, so new messages appear without a reload, and for the sections above
+    the list (``fragment=first``)."""
     membership = access.inbox_membership(request)
     org = membership.organisation
+    if request.headers.get("HX-Request") and request.GET.get("fragment") == "first":
+        sections = _first_sections(request, membership)
+        return render(request, "inbox/_first.html", {"first_sections": sections})
     # "page" and "fragment" are not filters: a link with nothing else (the next page, or the
     # refresh of the first visit's rows) keeps the defaults instead of binding an empty form
     # (every status: resolved conversations appeared after the first refresh, and sorting a
@@ -350,6 +389,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     }
     if request.headers.get("HX-Request") and request.GET.get("fragment") == "rows":
         return render(request, "inbox/_rows.html", context)
+    context["first_sections"] = _first_sections(request, membership)
     return render(request, "inbox/list.html", context)
 
 

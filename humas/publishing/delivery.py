@@ -40,7 +40,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -48,7 +48,13 @@ from django.utils.translation import gettext as _
 
 from humas.accounts.actions import ActionError, notify
 from humas.accounts.audit import Actor
-from humas.channels.actions import Outcome, _record_posts, _send
+from humas.channels.actions import (
+    Outcome,
+    _record_posts,
+    _usable,
+    keep_fresh_credentials,
+    record_provider_error,
+)
 from humas.channels.models import ChannelPost, ChannelStatus
 from humas.channels.providers.base import ErrorKind, PostContent, Provider, ProviderError, Published
 from humas.lib.leases import claim, release
@@ -168,39 +174,65 @@ def deliver_side_by_side(
     worker_id: str,
     providers: dict[int, Provider] | None = None,
 ) -> list[Delivery]:
-    """Like :func:`deliver_many`, but every send runs in its own thread at the same time.
+    """Like :func:`deliver_many`, but the network calls run side by side, one thread each.
 
-    Started together (one transaction), sent side by side, each recorded as soon as its
-    network answers (so the broadcast page shows each channel the moment it is done). The
-    sending threads only talk to the networks and record failures; a success is recorded
-    here, in this thread.
+    Started together (one transaction); only the network calls run in the threads (no
+    database there, so SQLite's single writer and per-thread connections do not matter);
+    each outcome is recorded here as soon as its network answers, so the broadcast page
+    shows each channel the moment it is done.
     """
     providers = dict(providers or {})
     for delivery in deliveries:
         delivery.variant.channel = delivery.channel
-        if delivery.channel_id not in providers:
-            providers[delivery.channel_id] = delivery.channel.provider()
     started, lost = _start_many(deliveries, worker_id)
     if not started:
         return lost
     assets = _assets([post for _, post, _ in started])
-
-    def send(delivery: Delivery, post: Post, unsure: bool) -> _Sent | Delivery | None:
+    calls: list[tuple[Delivery, Post, Provider, _Call]] = []
+    for delivery, post, unsure in started:
         try:
-            return _attempt(delivery, post, unsure, worker_id, providers, assets)
-        finally:
-            # Each sending thread has its own database connection: close it with the thread.
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(started), thread_name_prefix="humas-urgent") as pool:
-        futures = [pool.submit(send, d, p, u) for d, p, u in started]
+            provider = providers.get(delivery.channel_id) or providers.setdefault(
+                delivery.channel_id, delivery.channel.provider()
+            )
+            call = _prepare(delivery, post, unsure, worker_id, provider, assets)
+        except _LostLease:
+            lost.append(delivery)
+            continue
+        except DatabaseError:
+            raise
+        except Exception:
+            _retry_later(delivery, worker_id)
+            continue
+        if call is not None:
+            calls.append((delivery, post, provider, call))
+    if not calls:
+        return lost
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="humas-urgent") as pool:
+        futures = {
+            pool.submit(_network, delivery, call, provider): (delivery, post, provider, call)
+            for delivery, post, provider, call in calls
+        }
         for future in as_completed(futures):
-            outcome = future.result()
-            if isinstance(outcome, _Sent):
-                lost += _record([outcome], worker_id)
-            elif isinstance(outcome, Delivery):
-                lost.append(outcome)
+            delivery, post, provider, call = futures[future]
+            try:
+                sent = _conclude(delivery, post, worker_id, provider, call, future.result())
+                if sent is not None:
+                    lost += _record([sent], worker_id)
+            except _LostLease:
+                lost.append(delivery)
+            except DatabaseError:
+                raise
+            except Exception:
+                _retry_later(delivery, worker_id)
     return lost
+
+
+def _retry_later(delivery: Delivery, worker_id: str) -> None:
+    # A bug or an unforeseen answer: the rest still goes out, and this one is tried again
+    # later (an attempt that reached the network is then treated as unsure, see above).
+    logger.exception("delivery %s failed unexpectedly", delivery.pk)
+    wait = timedelta(seconds=_backoff(max(1, delivery.attempts)))
+    release(delivery, worker_id, due_at=timezone.now() + wait)
 
 
 def _attempt(
@@ -222,11 +254,7 @@ def _attempt(
     except DatabaseError:
         raise  # the connection is gone: the drain thread reconnects; leases bring rows back
     except Exception:
-        # A bug or an unforeseen answer: the rest still goes out, and this one is tried again
-        # later (an attempt that reached the network is then treated as unsure, see above).
-        logger.exception("delivery %s failed unexpectedly", delivery.pk)
-        wait = timedelta(seconds=_backoff(max(1, delivery.attempts)))
-        release(delivery, worker_id, due_at=timezone.now() + wait)
+        _retry_later(delivery, worker_id)
         return None
 
 
@@ -411,6 +439,18 @@ def _content(
     )
 
 
+@dataclass
+class _Call:
+    """What one delivery asks of its network: look the post up by key first, or not."""
+
+    content: PostContent
+    find: bool
+
+
+#: What the network part of a send came back with: the post, or the error to record.
+_Answer = Published | ProviderError | ActionError
+
+
 def _send_one(
     delivery: Delivery,
     post: Post,
@@ -420,49 +460,92 @@ def _send_one(
     assets: dict[int, list[MediaAsset]],
 ) -> _Sent | None:
     """Send (or find) one delivery's post; None when the outcome was already recorded."""
-    channel = delivery.channel
-    content = _content(delivery, post, assets)
-    published: Published | None = None
-    try:
-        if unsure:
-            caps = provider.capabilities
-            if caps.find_by_key:
-                published = provider.find_published(delivery.key)
-            elif not caps.idempotent_publish:
-                _finish(
-                    delivery,
-                    post,
-                    worker_id,
-                    status=DeliveryStatus.UNCERTAIN,
-                    error=_(
-                        "humas stopped while sending this post and %(network)s cannot say "
-                        "whether it arrived. Look at the channel: if the post is there, mark it "
-                        "as published; if not, send it again."
-                    )
-                    % {"network": provider.label},
-                    kind="uncertain",
-                )
-                return None
-        if published is None:
-            published = _send(channel, content, provider, lambda p: p.publish(content))
-    except ProviderError as exc:
-        _failed(delivery, post, worker_id, exc)
+    call = _prepare(delivery, post, unsure, worker_id, provider, assets)
+    if call is None:
         return None
-    except ActionError as exc:
+    return _conclude(delivery, post, worker_id, provider, call, _network(delivery, call, provider))
+
+
+def _prepare(
+    delivery: Delivery,
+    post: Post,
+    unsure: bool,
+    worker_id: str,
+    provider: Provider,
+    assets: dict[int, list[MediaAsset]],
+) -> _Call | None:
+    """The database part before the network: the content, and what an unsure earlier
+    attempt allows (None: the delivery was settled as uncertain)."""
+    content = _content(delivery, post, assets)
+    if unsure:
+        caps = provider.capabilities
+        if caps.find_by_key:
+            return _Call(content, find=True)
+        if not caps.idempotent_publish:
+            _finish(
+                delivery,
+                post,
+                worker_id,
+                status=DeliveryStatus.UNCERTAIN,
+                error=_(
+                    "humas stopped while sending this post and %(network)s cannot say "
+                    "whether it arrived. Look at the channel: if the post is there, mark it "
+                    "as published; if not, send it again."
+                )
+                % {"network": provider.label},
+                kind="uncertain",
+            )
+            return None
+    return _Call(content, find=False)
+
+
+def _network(delivery: Delivery, call: _Call, provider: Provider) -> _Answer:
+    """Only the network's part of a send: no database, so it may run in any thread."""
+    try:
+        if call.find:
+            found = provider.find_published(delivery.key)
+            if found is not None:
+                return found
+        _usable(delivery.channel)
+        problems = provider.validate(call.content)
+        if problems:
+            raise ActionError(" ".join(problems))
+        return provider.publish(call.content)
+    except (ProviderError, ActionError) as exc:
+        return exc
+
+
+def _conclude(
+    delivery: Delivery,
+    post: Post,
+    worker_id: str,
+    provider: Provider,
+    call: _Call,
+    answer: _Answer,
+) -> _Sent | None:
+    """The database part after the network: record a failure, or hand the post on to
+    :func:`_record`."""
+    channel = delivery.channel
+    if isinstance(answer, ProviderError):
+        record_provider_error(channel, answer)
+        _failed(delivery, post, worker_id, answer)
+        return None
+    if isinstance(answer, ActionError):
         # The channel was disconnected or the content no longer fits the network's limits.
         _finish(
             delivery,
             post,
             worker_id,
             status=DeliveryStatus.FAILED,
-            error=str(exc),
+            error=str(answer),
             kind="permanent",
         )
         return None
+    keep_fresh_credentials(channel, provider)
     at = timezone.now()
     if delivery.variant.first_comment and provider.capabilities.threads:
-        _first_comment(provider, published, delivery.variant.first_comment)
-    return _Sent(delivery, post, Outcome(channel, content, published, at=at))
+        _first_comment(provider, answer, delivery.variant.first_comment)
+    return _Sent(delivery, post, Outcome(channel, call.content, answer, at=at))
 
 
 def _record(sent: list[_Sent], worker_id: str) -> list[Delivery]:
