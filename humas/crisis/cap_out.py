@@ -6,15 +6,19 @@ incident has at most two versions, each its own CAP message with its own identif
 ``humas-<org slug>-incident-<id>-v<n>``:
 
 - v1, ``msgType`` Alert, sent when the incident became active (declared, or confirmed);
-- v2, ``msgType`` Update, sent when it was closed, ``references`` v1 and says it ended
-  (urgency Past). A closed incident is not a mistake, so it is not a Cancel.
+- one Update for each emergency broadcast approved while it is active, carrying the
+  broadcast's text (Indonesian and English) as CAP's ``instruction``;
+- a last Update when it was closed, saying it ended (urgency Past). A closed incident is not
+  a mistake, so it is not a Cancel.
 
-Both moments are stored, so a document regenerated later is byte-for-byte the same message:
-relays keyed on (sender, identifier, sent) see each version once. Nothing else about an
-incident is public and editable, so nothing else makes a new version.
+Every Update ``references`` all earlier versions.
 
-Only safe public text goes out: the title, the area, the hazard, severity and times. Never
-notes, citizens' messages or anyone's name.
+All these moments are stored, so a document regenerated later is byte-for-byte the same
+message: relays keyed on (sender, identifier, sent) see each version once. Nothing else about
+an incident is public and editable, so nothing else makes a new version.
+
+Only safe public text goes out: the title, the area, the hazard, severity, times and the
+approved broadcasts' texts. Never notes, citizens' messages or anyone's name.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from lxml import etree
 from humas.accounts.models import Organisation
 from humas.crisis.cap import NS
 from humas.crisis.models import (
+    Broadcast,
+    BroadcastStatus,
     HazardType,
     Incident,
     IncidentEventKind,
@@ -112,11 +118,35 @@ def _ended(incident: Incident) -> datetime | None:
 
 
 def _changed(incident: Incident) -> datetime:
-    return _ended(incident) or _activated(incident)
+    return _moments(incident)[-1]
+
+
+def _broadcasts(incident: Incident) -> list[Broadcast]:
+    cached = getattr(incident, "_cap_broadcasts", None)
+    if cached is None:
+        cached = list(
+            Broadcast.objects.filter(
+                incident=incident,
+                status=BroadcastStatus.APPROVED,
+                approved_at__gte=_activated(incident),
+            ).order_by("approved_at", "pk")
+        )
+        incident._cap_broadcasts = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _moments(incident: Incident) -> list[datetime]:
+    """When each version was sent: activation, each approved broadcast, the closing."""
+    moments = [_activated(incident)]
+    moments += [b.approved_at for b in _broadcasts(incident) if b.approved_at]
+    ended = _ended(incident)
+    if ended is not None:
+        moments.append(ended)
+    return moments
 
 
 def version(incident: Incident) -> int:
-    return 1 if _ended(incident) is None else 2
+    return len(_moments(incident))
 
 
 def identifier(incident: Incident, n: int) -> str:
@@ -152,6 +182,14 @@ def _description(incident: Incident, tz: ZoneInfo) -> str:
     return _clean(" ".join(parts))
 
 
+def _instruction(broadcast: Broadcast | None, language: str) -> str:
+    """The latest broadcast's text in this language (else in its first language)."""
+    if broadcast is None or not broadcast.texts:
+        return ""
+    text = broadcast.texts.get(language) or next(iter(broadcast.texts.values()), "")
+    return _clean(str(text))
+
+
 def _area(incident: Incident) -> str:
     # areaDesc is required; an incident without an area covers the organisation's own.
     return _clean(incident.area) or _clean(incident.organisation.name)
@@ -163,25 +201,33 @@ def render_alert(incident: Incident) -> bytes:
         raise ValueError("only active and closed incidents are published")
     org = incident.organisation
     tz = ZoneInfo(org.time_zone)
-    n = version(incident)
-    first_sent = cap_time(_activated(incident), tz)
+    moments = _moments(incident)
+    n = len(moments)
     root = etree.Element(f"{{{NS}}}alert", nsmap={None: NS})
     _sub(root, "identifier", identifier(incident, n))
     _sub(root, "sender", sender())
     ended = _ended(incident)
-    _sub(root, "sent", first_sent if ended is None else cap_time(ended, tz))
+    _sub(root, "sent", cap_time(moments[-1], tz))
     _sub(root, "status", "Actual")
     _sub(root, "msgType", "Alert" if n == 1 else "Update")
     _sub(root, "scope", "Public")
-    if ended is not None:
-        _sub(root, "references", f"{sender()},{identifier(incident, 1)},{first_sent}")
+    if n > 1:
+        _sub(
+            root,
+            "references",
+            " ".join(
+                f"{sender()},{identifier(incident, k)},{cap_time(moments[k - 1], tz)}"
+                for k in range(1, n)
+            ),
+        )
+    latest = _broadcasts(incident)[-1] if _broadcasts(incident) else None
     for cap_language, django_language in LANGUAGES:
         with translation.override(django_language):
             info = _sub(root, "info", "")
             _sub(info, "language", cap_language)
             _sub(info, "category", CATEGORY.get(HazardType(incident.hazard), "Other"))
             _sub(info, "event", str(incident.get_hazard_display()))
-            _sub(info, "urgency", "Immediate" if n == 1 else "Past")
+            _sub(info, "urgency", "Past" if ended is not None else "Immediate")
             _sub(info, "severity", incident.severity.capitalize())
             # A person declared it (Observed); one proposed by an official warning and then
             # confirmed is as certain as that warning usually is (Likely).
@@ -189,6 +235,9 @@ def render_alert(incident: Incident) -> bytes:
             _sub(info, "senderName", _clean(org.name))
             _sub(info, "headline", _clean(incident.title))
             _sub(info, "description", _description(incident, tz))
+            instruction = _instruction(latest, django_language) if ended is None else ""
+            if instruction:
+                _sub(info, "instruction", instruction)
             area = _sub(info, "area", "")
             _sub(area, "areaDesc", _area(incident))
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

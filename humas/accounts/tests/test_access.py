@@ -132,6 +132,7 @@ PAGES = {
     "crisis:cap_area": ("org.manage", {}, 200),
     # Incidents: read by the whole-inbox roles and by those who may declare one ("a|b": either).
     "crisis:incident_list": ("inbox.view|crisis.declare", {}, 200),
+    "crisis:approvers": ("org.manage", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -217,9 +218,21 @@ OBJECT_PAGES = {
     "crisis:incident_close": ("incident", "post"),
     "crisis:incident_lead": ("incident", "post"),
     "crisis:incident_note": ("incident", "post"),
+    "crisis:broadcast_create": ("incident", "get"),
+    "crisis:held_release": ("incident", "post"),
+    "crisis:broadcast": ("broadcast", "get"),
+    "crisis:broadcast_status": ("broadcast", "get"),
+    "crisis:broadcast_edit": ("broadcast", "post"),
+    "crisis:broadcast_approve": ("broadcast", "post"),
+    "crisis:broadcast_cancel": ("broadcast", "post"),
+    "crisis:broadcast_retry": ("broadcast", "post"),
 }
 # Object pages whose URL takes more than the object's id.
-EXTRA_ARGS = {"publishing:media_file": ["asli"]}
+EXTRA_ARGS = {
+    "publishing:media_file": ["asli"],
+    "crisis:held_release": [1],
+    "crisis:broadcast_retry": [1],
+}
 OBJECT_PAGES["publishing:media_file"] = ("media", "get")
 
 
@@ -304,9 +317,12 @@ def org_a_objects(org, unit, admin, editor):
 def crisis_objects(org):
     from django.utils import timezone
 
-    from humas.crisis.models import CapAlert, CapFeed, Incident, SpikeAlert
+    from humas.crisis.models import Broadcast, CapAlert, CapFeed, Incident, SpikeAlert
 
     now = timezone.now()
+    incident = Incident.objects.create(
+        organisation=org, hazard="flood", title="Banjir", started_at=now, status="active"
+    )
     feed = CapFeed.objects.create(organisation=org, name="BMKG", url="https://bmkg.example/rss")
     return {
         "cap_feed": feed,
@@ -323,8 +339,13 @@ def crisis_objects(org):
             p_value=1e-6,
             peak_count=9,
         ),
-        "incident": Incident.objects.create(
-            organisation=org, hazard="flood", title="Banjir", started_at=now
+        "incident": incident,
+        "broadcast": Broadcast.objects.create(
+            organisation=org,
+            incident=incident,
+            hazard="flood",
+            languages=["id"],
+            texts={"id": "Waspada banjir."},
         ),
     }
 
@@ -508,6 +529,14 @@ ANALYST_GETS = {
     "crisis:incident_close": 403,
     "crisis:incident_lead": 403,
     "crisis:incident_note": 403,
+    "crisis:broadcast_create": 403,
+    "crisis:held_release": 403,
+    "crisis:broadcast": 403,
+    "crisis:broadcast_status": 403,
+    "crisis:broadcast_edit": 403,
+    "crisis:broadcast_approve": 403,
+    "crisis:broadcast_cancel": 403,
+    "crisis:broadcast_retry": 403,
 }
 
 

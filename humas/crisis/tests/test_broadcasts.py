@@ -502,3 +502,26 @@ def test_a_held_post_is_listed_on_the_incident_page_and_released_from_it(
     assert post.held_at is None
     page = client.get(reverse("crisis:incident", args=[incident.pk])).content.decode()
     assert f'data-testid="held-post-{post.pk}"' not in page
+
+
+def test_each_approved_broadcast_is_a_cap_update_carrying_its_text(
+    org, incident, admin, channels, network, client
+):
+    from humas.crisis import cap
+
+    first = broadcasts.approve_broadcast(draft(incident, admin, channels), by=Actor(user=admin))
+    url = reverse("crisis:cap_out_alert", args=[org.slug, incident.pk])
+    data = client.get(url).content
+    assert cap.validate(data) == []
+    alert = cap.parse(data, strict=True)
+    assert alert.identifier.endswith("-v2") and alert.msg_type == "Update"
+    assert [key[1] for key in alert.references] == [f"humas-{org.slug}-incident-{incident.pk}-v1"]
+    by_language = {info.language: info for info in alert.infos}
+    assert by_language["id-ID"].instruction == first.texts["id"]
+    assert by_language["en-US"].instruction == first.texts["en"]
+    # A second broadcast is v3, referencing both earlier versions; the feed lists v3.
+    broadcasts.approve_broadcast(draft(incident, admin, channels), by=Actor(user=admin))
+    alert = cap.parse(client.get(url).content, strict=True)
+    assert alert.identifier.endswith("-v3") and len(alert.references) == 2
+    feed = client.get(reverse("crisis:cap_out_feed", args=[org.slug])).content.decode()
+    assert f"incident-{incident.pk}-v3" in feed
