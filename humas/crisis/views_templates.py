@@ -87,7 +87,9 @@ class BroadcastTemplateForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args: Any, template: BroadcastTemplate | None = None, **kwargs: Any):
+    def __init__(
+        self, *args: Any, template: BroadcastTemplate | None = None, **kwargs: Any
+    ) -> None:
         if template is not None:
             kwargs.setdefault("initial", {})
             known = template.language in LANGUAGE_NAMES

@@ -11,14 +11,18 @@ import pytest
 from django.urls import URLResolver, include, path, reverse
 
 from humas import urls as site_urls
-from humas.accounts.audit import Actor
 from humas.accounts.roles import Role
 from humas.accounts.testing import make_member
 from humas.channels.models import ChannelPost
 from humas.crisis import after_action, urls_report
-from humas.crisis import incidents as actions
 from humas.crisis import urls as crisis_urls
-from humas.crisis.models import Broadcast, BroadcastStatus, IncidentMessage
+from humas.crisis.models import (
+    Broadcast,
+    BroadcastStatus,
+    Incident,
+    IncidentEvent,
+    IncidentMessage,
+)
 from humas.crisis.testing import arrive
 from humas.inbox.models import Direction, Message, SendStatus
 from humas.lib import pdf as libpdf
@@ -69,19 +73,33 @@ def mastodon(org):
 
 
 @pytest.fixture
-def incident(org, admin, editor):
-    by = Actor(user=admin)
-    found = actions.declare_incident(
-        org,
-        by=by,
+def incident(org, admin):
+    # Rows made directly: the report reads what the actions leave, and declaring also pauses
+    # publishing, which is not what these tests are about.
+    found = Incident.objects.create(
+        organisation=org,
         hazard="flood",
         title="Banjir Cicalengka",
         area="Kec. Cicalengka",
         severity="severe",
         started_at=T - timedelta(hours=1),
         lead=admin,
+        created_by=admin,
     )
-    actions.add_note(found, by=by, text="Posko dibuka di balai desa.")
+    IncidentEvent.objects.create(
+        incident=found, at=T - timedelta(minutes=50), kind="declared", actor=admin, text=found.title
+    )
+    IncidentEvent.objects.create(
+        incident=found,
+        at=T + timedelta(minutes=30),
+        kind="note",
+        actor=admin,
+        text="Posko dibuka di balai desa.",
+    )
+    # Written later, happened earlier: the timeline follows the time, not the row order.
+    IncidentEvent.objects.create(
+        incident=found, at=T - timedelta(minutes=55), kind="spike", text="banjir"
+    )
     return found
 
 
@@ -277,9 +295,11 @@ def test_an_erased_citizens_messages_are_counted_but_not_quoted(incident, linked
 
 def test_the_timeline_has_every_event_in_order_with_who_did_it(admin, incident):
     report = after_action.build(incident, language="en")
-    assert [line.kind for line in report.timeline] == ["declared", "note"]
-    assert report.timeline[1].text == "Posko dibuka di balai desa."
-    assert report.timeline[1].actor == str(admin)
+    assert [line.kind for line in report.timeline] == ["spike", "declared", "note"]
+    assert report.timeline[2].text == "Posko dibuka di balai desa."
+    assert report.timeline[2].actor == str(admin)
+    assert report.timeline[0].actor == ""
+    assert report.timeline[2].at.hour == 13 and report.timeline[2].at.minute == 30
     assert report.started_at.utcoffset() == timedelta(hours=7)
 
 
