@@ -158,7 +158,8 @@ def unfilled(broadcast: Broadcast) -> list[str]:
     names: list[str] = []
     for text in broadcast.texts.values():
         for name in templates.placeholders_in(text):
-            if name not in names:
+            # Only our placeholder names: a citizen-facing "RW {3}" typed in a value is text.
+            if name in PLACEHOLDERS and name not in names:
                 names.append(name)
     return names
 

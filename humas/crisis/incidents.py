@@ -168,8 +168,13 @@ def pause_source(incident: Incident) -> str:
 
 def _became_active(incident: Incident, by: Actor) -> None:
     """Promotion stops while the incident is active: publishing holds the organisation's
-    scheduled posts (listed on the incident's page, released one by one by a person)."""
+    scheduled posts (listed on the incident's page, released one by one by a person). The
+    citizens' messages already received since it started are linked to it (after commit:
+    a long incident means a long read), so the inbox lists them first."""
+    from humas.crisis.incident_messages import link_all
     from humas.publishing.actions import pause_publishing
+
+    transaction.on_commit(lambda: link_all(incident))
 
     pause_publishing(
         incident.organisation,

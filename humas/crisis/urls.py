@@ -1,6 +1,6 @@
 from django.urls import path
 
-from humas.crisis import urls_templates, views, views_broadcasts
+from humas.crisis import urls_report, urls_templates, views, views_broadcasts
 
 app_name = "crisis"
 
@@ -74,6 +74,7 @@ urlpatterns = [
     ),
     path("krisis/penyetuju-siaran/", views_broadcasts.approvers_settings, name="approvers"),
     *urls_templates.urlpatterns,
+    *urls_report.urlpatterns,
     path("krisis/cap/", views.cap_list, name="cap_list"),
     path("krisis/cap/umpan/baru/", views.cap_feed_create, name="cap_feed_create"),
     path("krisis/cap/umpan/<int:feed_id>/", views.cap_feed_edit, name="cap_feed_edit"),

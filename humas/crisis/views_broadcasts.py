@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -193,7 +193,11 @@ def broadcast_cancel(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 @require_POST
 def broadcast_retry(request: HttpRequest, broadcast_id: int, delivery_id: int) -> HttpResponse:
     broadcast = access.get_broadcast_for(request, broadcast_id, write=True)
-    delivery = get_object_or_404(Delivery, pk=delivery_id, post_id=broadcast.post_id or -1)
+    delivery = Delivery.objects.filter(pk=delivery_id, post_id=broadcast.post_id or -1).first()
+    if delivery is None:
+        # A stale page (the delivery was made again): say so on the broadcast's page.
+        messages.error(request, _("This delivery is not part of the broadcast."))
+        return redirect("crisis:broadcast", broadcast_id=broadcast.pk)
     return _after(
         request,
         broadcast.pk,
@@ -207,12 +211,13 @@ def broadcast_retry(request: HttpRequest, broadcast_id: int, delivery_id: int) -
 def held_release(request: HttpRequest, incident_id: int, post_id: int) -> HttpResponse:
     """Release one post held back by the incident's pause."""
     incident = access.get_incident_for(request, incident_id, perm="declare")
-    post = get_object_or_404(
-        Post,
-        pk=post_id,
-        organisation=incident.organisation,
-        held_by__source=pause_source(incident),
-    )
+    post = Post.objects.filter(
+        pk=post_id, organisation=incident.organisation, held_by__source=pause_source(incident)
+    ).first()
+    if post is None:
+        # Released by someone else meanwhile, or never held by this incident.
+        messages.error(request, _("This post is not held back."))
+        return redirect("crisis:incident", incident_id=incident.pk)
     try:
         publishing.release_post(post, by=Actor.from_request(request))
     except ActionError as exc:

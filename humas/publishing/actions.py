@@ -413,13 +413,17 @@ def pause_publishing(
             pause.save(update_fields=["ends_at"])
         # Posts before deliveries, in primary-key order: the worker locks them the same way.
         # A post whose send has started is left to finish.
-        waiting = list(
-            Post.objects.select_for_update()
-            .filter(organisation=org, urgent=False, deliveries__status=DeliveryStatus.PENDING)
-            .exclude(deliveries__status=DeliveryStatus.SENDING)
-            .distinct()
-            .order_by("pk")
+        # (PostgreSQL refuses FOR UPDATE with DISTINCT: find the posts, then lock them.)
+        candidates = set(
+            Delivery.objects.filter(
+                organisation=org, post__urgent=False, status=DeliveryStatus.PENDING
+            ).values_list("post_id", flat=True)
         )
+        waiting = [
+            post
+            for post in Post.objects.select_for_update().filter(pk__in=candidates).order_by("pk")
+            if not post.deliveries.filter(status=DeliveryStatus.SENDING).exists()
+        ]
         held = Delivery.objects.filter(
             post__in=waiting, status=DeliveryStatus.PENDING, claimed_until__isnull=True
         ).update(status=DeliveryStatus.HELD)

@@ -133,6 +133,8 @@ PAGES = {
     # Incidents: read by the whole-inbox roles and by those who may declare one ("a|b": either).
     "crisis:incident_list": ("inbox.view|crisis.declare", {}, 200),
     "crisis:approvers": ("org.manage", {}, 200),
+    "crisis:template_list": ("crisis.declare|inbox.view|content.view", {}, 200),
+    "crisis:template_create": ("crisis.declare", {}, 200),
 }
 # Pages about one object of the organisation: (kind of object, method).
 OBJECT_PAGES = {
@@ -218,6 +220,11 @@ OBJECT_PAGES = {
     "crisis:incident_close": ("incident", "post"),
     "crisis:incident_lead": ("incident", "post"),
     "crisis:incident_note": ("incident", "post"),
+    "crisis:template_edit": ("broadcast_template", "get"),
+    "crisis:template_approve": ("broadcast_template", "post"),
+    "crisis:template_delete": ("broadcast_template", "post"),
+    "crisis:incident_report": ("incident", "get"),
+    "crisis:incident_report_pdf": ("incident", "get"),
     "crisis:broadcast_create": ("incident", "get"),
     "crisis:held_release": ("incident", "post"),
     "crisis:broadcast": ("broadcast", "get"),
@@ -230,8 +237,8 @@ OBJECT_PAGES = {
 # Object pages whose URL takes more than the object's id.
 EXTRA_ARGS = {
     "publishing:media_file": ["asli"],
-    "crisis:held_release": [1],
-    "crisis:broadcast_retry": [1],
+    "crisis:held_release": ["1"],
+    "crisis:broadcast_retry": ["1"],
 }
 OBJECT_PAGES["publishing:media_file"] = ("media", "get")
 
@@ -317,7 +324,14 @@ def org_a_objects(org, unit, admin, editor):
 def crisis_objects(org):
     from django.utils import timezone
 
-    from humas.crisis.models import Broadcast, CapAlert, CapFeed, Incident, SpikeAlert
+    from humas.crisis.models import (
+        Broadcast,
+        BroadcastTemplate,
+        CapAlert,
+        CapFeed,
+        Incident,
+        SpikeAlert,
+    )
 
     now = timezone.now()
     incident = Incident.objects.create(
@@ -340,6 +354,9 @@ def crisis_objects(org):
             peak_count=9,
         ),
         "incident": incident,
+        "broadcast_template": BroadcastTemplate.objects.create(
+            organisation=org, hazard="flood", language="jv", text="{area}"
+        ),
         "broadcast": Broadcast.objects.create(
             organisation=org,
             incident=incident,
@@ -529,6 +546,11 @@ ANALYST_GETS = {
     "crisis:incident_close": 403,
     "crisis:incident_lead": 403,
     "crisis:incident_note": 403,
+    "crisis:template_edit": 403,
+    "crisis:template_approve": 403,
+    "crisis:template_delete": 403,
+    "crisis:incident_report": 403,
+    "crisis:incident_report_pdf": 403,
     "crisis:broadcast_create": 403,
     "crisis:held_release": 403,
     "crisis:broadcast": 403,

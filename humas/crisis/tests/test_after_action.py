@@ -8,14 +8,12 @@ from decimal import Decimal
 
 import pypdfium2
 import pytest
-from django.urls import URLResolver, include, path, reverse
+from django.urls import reverse
 
-from humas import urls as site_urls
 from humas.accounts.roles import Role
 from humas.accounts.testing import make_member
 from humas.channels.models import ChannelPost
-from humas.crisis import after_action, urls_report
-from humas.crisis import urls as crisis_urls
+from humas.crisis import after_action
 from humas.crisis.models import (
     Broadcast,
     BroadcastStatus,
@@ -29,28 +27,7 @@ from humas.lib import pdf as libpdf
 from humas.publishing.models import Delivery, DeliveryStatus, Post, PostStatus
 from humas.publishing.testing import make_channel, make_post
 
-# Until the lead adds the report's routes to the crisis namespace, this module is the URL
-# configuration of its tests: the site's, with the routes added to "crisis" where missing.
-_present = {p.name for p in crisis_urls.urlpatterns}
-urlpatterns = [
-    path(
-        "",
-        include(
-            (
-                [
-                    *crisis_urls.urlpatterns,
-                    *(p for p in urls_report.urlpatterns if p.name not in _present),
-                ],
-                "crisis",
-            )
-        ),
-    )
-    if isinstance(p, URLResolver) and p.namespace == "crisis"
-    else p
-    for p in site_urls.urlpatterns
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 # 13:00 WIB.
 T = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
@@ -364,3 +341,19 @@ def test_a_role_that_does_not_see_incidents_is_refused(org, as_user, incident):
     client = as_user(analyst)
     assert client.get(report_url(incident)).status_code == 403
     assert client.get(report_url(incident, pdf=True)).status_code == 403
+
+
+def test_an_emergency_label_counts_unless_a_person_corrected_it(incident, bluesky):
+    labelled, corrected = arrive(
+        bluesky,
+        "Ada yang terjebak di atap",
+        [T, T + timedelta(minutes=1)],
+        labels={"category": "emergency"},
+    )
+    Message.objects.filter(pk=corrected.pk).update(corrections={"category": "complaint"})
+    for message in (labelled, corrected):
+        IncidentMessage.objects.create(incident=incident, message=message, matched_on="area:atap")
+    report = after_action.build(incident, language="en")
+    assert report.figures.emergencies == 1
+    assert [m.emergency for m in report.key_messages] == [True, False]
+    assert report.key_messages[1].category == "Complaint"

@@ -106,7 +106,7 @@ def test_a_language_without_an_approved_template_cannot_be_drafted(
     BroadcastTemplate.objects.filter(organisation=org, hazard="flood", language="en").update(
         approved_at=None
     )
-    with pytest.raises(ActionError, match="approved template"):
+    with pytest.raises(ActionError, match="templat yang disetujui"):
         draft(incident, admin, channels)
 
 
@@ -116,7 +116,7 @@ def test_a_proposed_incident_gets_no_broadcast_until_confirmed(org, admin, chann
     )
     type(incident).objects.filter(pk=incident.pk).update(status="proposed")
     incident.refresh_from_db()
-    with pytest.raises(ActionError, match="active incident"):
+    with pytest.raises(ActionError, match="insiden yang aktif"):
         draft(incident, admin, channels)
 
 
@@ -144,7 +144,7 @@ def test_approving_makes_one_urgent_post_due_now_on_every_channel_audited_and_on
 def test_approving_twice_sends_once_and_says_so(incident, admin, channels, network):
     broadcast = draft(incident, admin, channels)
     broadcasts.approve_broadcast(broadcast, by=Actor(user=admin))
-    with pytest.raises(ActionError, match="once"):
+    with pytest.raises(ActionError, match="sekali"):
         broadcasts.approve_broadcast(broadcast, by=Actor(user=admin))
     assert Delivery.objects.filter(urgent=True).count() == len(channels)
     assert AuditEntry.objects.filter(action="crisis.broadcast.approved").count() == 1
@@ -189,7 +189,7 @@ def test_only_a_designated_approver_approves_once_any_is_designated(
 ):
     BroadcastApprover.objects.create(organisation=org, user=approver)
     broadcast = draft(incident, admin, channels)
-    with pytest.raises(ActionError, match="designated"):
+    with pytest.raises(ActionError, match="ditunjuk"):
         broadcasts.approve_broadcast(broadcast, by=Actor(user=admin))
     # The designated approver may approve a broadcast someone else wrote (the fast path).
     broadcasts.approve_broadcast(broadcast, by=Actor(user=approver))
@@ -197,7 +197,7 @@ def test_only_a_designated_approver_approves_once_any_is_designated(
 
 
 def test_an_editor_cannot_be_designated_as_approver(org, editor, admin):
-    with pytest.raises(ActionError, match="declare incidents"):
+    with pytest.raises(ActionError, match="menyatakan insiden"):
         broadcasts.set_approvers(org, by=Actor(user=admin), users=[editor])
 
 
@@ -213,7 +213,7 @@ def test_a_text_too_long_for_a_channel_is_shown_and_refused(
     broadcast.save()
     problems = broadcasts.limit_problems(broadcast)
     assert all(problems[c.pk] for c in channels)
-    with pytest.raises(ActionError, match="cannot take this text"):
+    with pytest.raises(ActionError, match="tidak dapat memuat"):
         broadcasts.approve_broadcast(broadcast, by=Actor(user=admin))
     assert not Delivery.objects.exists()
 
@@ -471,7 +471,7 @@ def test_the_broadcast_pages_draft_approve_and_show_each_channel(
     assert 'hx-trigger="every 1s"' in status and "Menunggu" in status
     deliver_urgent("urgent-1")
     status = client.get(reverse("crisis:broadcast_status", args=[broadcast.pk])).content.decode()
-    assert "hx-trigger" not in status and "Terbit" in status
+    assert "hx-trigger" not in status and "Diterbitkan" in status
 
 
 def test_another_organisations_broadcast_is_not_found(
