@@ -548,10 +548,39 @@ def _conclude(
     return _Sent(delivery, post, Outcome(channel, call.content, answer, at=at))
 
 
+#: The longest an ordinary recording waits for emergency broadcasts in flight to be recorded.
+URGENT_GATE_SECONDS = 3.0
+
+
+def _yield_to_urgent() -> None:
+    """Wait while an emergency broadcast is being sent.
+
+    Every recording appends to the one audit chain, under one lock that queues every
+    worker's threads in turn. An urgent delivery coming back from its network would wait
+    behind every ordinary batch queued there (seconds, with 10,000 posts due: measured by
+    bench/crisis_broadcast.py). So ordinary batches step aside while urgent deliveries are
+    in flight: their network calls go on, only their recording waits, and never longer
+    than ``URGENT_GATE_SECONDS``.
+    """
+    deadline = time.monotonic() + URGENT_GATE_SECONDS
+    in_flight = Delivery.objects.filter(
+        urgent=True,
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING),
+        due_at__lte=timezone.now(),
+        channel__status=ChannelStatus.ACTIVE,
+    )
+    while in_flight.exists() and time.monotonic() < deadline:
+        # Not faster: dozens of waiting threads asking many times a second would take the
+        # very CPU the broadcast's own recording needs (measured).
+        time.sleep(0.1)
+
+
 def _record(sent: list[_Sent], worker_id: str) -> list[Delivery]:
     """Record what was published, for the deliveries still held; return the others."""
     if not sent:
         return []
+    if not any(s.delivery.urgent for s in sent):
+        _yield_to_urgent()
     with transaction.atomic():
         # The same lock order as starting: posts, then deliveries.
         list(

@@ -525,3 +525,41 @@ def test_each_approved_broadcast_is_a_cap_update_carrying_its_text(
     assert alert.identifier.endswith("-v3") and len(alert.references) == 2
     feed = client.get(reverse("crisis:cap_out_feed", args=[org.slug])).content.decode()
     assert f"incident-{incident.pk}-v3" in feed
+
+
+def test_ordinary_recordings_step_aside_while_a_broadcast_is_in_flight(
+    org, incident, admin, channels, network, monkeypatch
+):
+    from humas.publishing import delivery as delivery_module
+
+    broadcasts.approve_broadcast(draft(incident, admin, channels), by=Actor(user=admin))
+    pauses: list[float] = []
+
+    def pause(seconds):
+        # While "waiting", the broadcast goes out; the gate must then open.
+        pauses.append(seconds)
+        deliver_urgent("urgent-1")
+
+    monkeypatch.setattr(delivery_module.time, "sleep", pause)
+    delivery_module._yield_to_urgent()
+    assert len(pauses) == 1
+    # Nothing urgent in flight: no wait at all.
+    delivery_module._yield_to_urgent()
+    assert len(pauses) == 1
+
+
+def test_the_gate_never_holds_ordinary_recordings_longer_than_its_limit(
+    org, incident, admin, channels, network, monkeypatch
+):
+    from humas.publishing import delivery as delivery_module
+
+    broadcasts.approve_broadcast(draft(incident, admin, channels), by=Actor(user=admin))
+    clock = [0.0]
+    monkeypatch.setattr(delivery_module.time, "monotonic", lambda: clock[0])
+
+    def pause(seconds):
+        clock[0] += seconds  # the broadcast never goes out (its worker is down)
+
+    monkeypatch.setattr(delivery_module.time, "sleep", pause)
+    delivery_module._yield_to_urgent()
+    assert delivery_module.URGENT_GATE_SECONDS <= clock[0] < delivery_module.URGENT_GATE_SECONDS + 1
