@@ -408,7 +408,8 @@ class CrisisBench:
         print(
             f"[run {r['run']}] all published after {r['total']:.2f} s; target (slowest latency "
             f"x calls + {TARGET_MARGIN:.0f} s) {r['target']:.2f} s: {verdict}; "
-            f"statuses made twice on the network: {r['twice']}; channels without exactly {r['parts']} statuses: "
+            f"statuses made twice on the network: {r['twice']}; "
+            f"channels without exactly {r['parts']} statuses: "
             f"{len(r['wrong_count'])}; repeats answered from Idempotency-Key: {r['repeats']}"
         )
         if r["unexpected"]:
