@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inbox_ingest.py [--messages 20000] [--database sqlite|postgres|both]
                                            [--batch 200] [--postgres postgres://postgres@127.0.0.1:5432]
+                                           [--path webhook|poll]
                                            [--without-index NAME]   (an experiment)
 
 What it sets up, per database: a throwaway one (an SQLite file in a temporary directory, or
@@ -18,7 +19,10 @@ and replies under 40 of the agency's posts (so one citizen often writes twice in
 20 % direct messages, the rest mentions (each its own thread). They go to the real path,
 ``store_events(channel, batch)`` in batches of ``--batch`` (a poll page or a webhook delivery),
 whose ``events_stored`` signal runs ``ingest_events``: triage, contacts, threading, deadlines,
-routing, emergency alerts, one audit entry per batch.
+routing, emergency alerts, one audit entry per batch. ``--path webhook`` (the default) calls
+it alone, as a webhook delivery does: the events are committed, then ingested in a second
+transaction. ``--path poll`` does what ``poll_channel`` does with a page: the events, their
+ingest and the channel's cursor in one transaction (one commit per page instead of two).
 
 The baseline: the same rows written with ``bulk_create`` alone — the InboundEvent rows, then one
 Message per event, all in one conversation opened beforehand: no triage, no contacts, no
@@ -175,9 +179,22 @@ def child(args: argparse.Namespace) -> None:
             cursor.execute("ANALYZE")
     if args.start_at:
         time.sleep(max(0.0, args.start_at - time.time()))
+    from django.db import transaction
+    from django.utils import timezone
+
     began = time.perf_counter()
     for i in range(0, len(events), args.batch):
-        store_events(channel, events[i : i + args.batch])
+        if args.path == "poll":
+            # As poll_channel stores a page: its events, their ingest and the channel's cursor
+            # in one transaction.
+            with transaction.atomic():
+                store_events(channel, events[i : i + args.batch])
+                ChannelAccount.objects.filter(pk=channel.pk).update(
+                    inbound_cursor=str(i), last_sync_at=timezone.now()
+                )
+        else:
+            # As a webhook delivery: the events are committed, then ingested.
+            store_events(channel, events[i : i + args.batch])
     elapsed = time.perf_counter() - began
     stored = Message.objects.filter(conversation__channel=channel).count()
     result: dict[str, Any] = {"messages": stored, "seconds": elapsed, "load": load()}
@@ -285,8 +302,20 @@ def bench(kind: str, args: argparse.Namespace) -> bool:
         prepared = result_of(run_child(env, "--role", "prepare", *without))
         if without:
             print(f"EXPERIMENT: without the indexes {', '.join(args.without_index)}")
-        print(f"\n== {kind}: migrated in {prepared['migrated']} s; {args.messages} messages")
-        common = ["--role", "ingest", "--messages", str(args.messages), "--batch", str(args.batch)]
+        print(
+            f"\n== {kind}: migrated in {prepared['migrated']} s; {args.messages} messages; "
+            f"the {args.path} path"
+        )
+        common = [
+            "--role",
+            "ingest",
+            "--messages",
+            str(args.messages),
+            "--batch",
+            str(args.batch),
+            "--path",
+            args.path,
+        ]
         one = result_of(
             run_child(env, *common, "--channel", "0", "--baseline", "--baseline-channel", "4")
         )
@@ -338,6 +367,13 @@ def main() -> None:
         action="append",
         default=[],
         help="experiment: drop this index after migrating (repeatable)",
+    )
+    parser.add_argument(
+        "--path",
+        choices=["webhook", "poll"],
+        default="webhook",
+        help="webhook: store_events alone (events committed, then ingested); poll: as "
+        "poll_channel stores a page (events, ingest and cursor in one transaction)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--role", default="", help=argparse.SUPPRESS)

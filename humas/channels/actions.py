@@ -38,6 +38,7 @@ from humas.channels.providers.base import (
 )
 from humas.channels.providers.base import InboundEvent as EventData
 from humas.channels.signals import events_stored
+from humas.lib.bulk import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ def store_events(channel: ChannelAccount, events: Iterable[EventData]) -> list[I
         return []
     for event in fresh:
         _keep_attachments(channel, event)
-    InboundEvent.objects.bulk_create(
+    written = insert_rows(
         [
             InboundEvent(
                 organisation_id=channel.organisation_id,
@@ -435,8 +436,15 @@ def store_events(channel: ChannelAccount, events: Iterable[EventData]) -> list[I
         # Two deliveries racing each other: the loser's rows are dropped, not an error.
         ignore_conflicts=True,
     )
-    stored = list(
-        InboundEvent.objects.filter(channel=channel, external_id__in=[e.external_id for e in fresh])
+    # PostgreSQL says which rows it wrote; elsewhere they are read back.
+    stored = (
+        written
+        if written is not None
+        else list(
+            InboundEvent.objects.filter(
+                channel=channel, external_id__in=[e.external_id for e in fresh]
+            )
+        )
     )
     if stored:
         events_stored.send(sender=ChannelAccount, channel=channel, events=stored)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -9,7 +11,14 @@ class CrisisConfig(AppConfig):
 
     def ready(self) -> None:
         # The inbox may not import crisis: crisis hands it the active incidents' sections.
-        from humas.crisis.incident_messages import inbox_sections
         from humas.inbox import first
 
-        first.register(inbox_sections)
+        first.register(_inbox_sections)
+
+
+def _inbox_sections(organisation: Any, membership: Any) -> Any:
+    # Imported on first use: the module pulls in spike detection, a second of start-up that
+    # every process (each worker, each management command) would otherwise pay.
+    from humas.crisis.incident_messages import inbox_sections
+
+    return inbox_sections(organisation, membership)

@@ -134,14 +134,17 @@ def pending_due_expression() -> models.Case:
 
 
 class Conversation(models.Model):
+    # Organisation, channel and unit lead conv_list, conv_thread and conv_unit: indexes on
+    # the columns alone would only slow every insert.
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="conversations"
+        Organisation, on_delete=models.CASCADE, related_name="conversations", db_index=False
     )
     channel = models.ForeignKey(
         ChannelAccount,
         on_delete=models.CASCADE,
         related_name="conversations",
         verbose_name=_("channel"),
+        db_index=False,
     )
     # The network's thread (root post, chat, e-mail thread), or "dm" for direct messages.
     thread_key = models.CharField(max_length=500)
@@ -166,6 +169,7 @@ class Conversation(models.Model):
         blank=True,
         related_name="conversations",
         verbose_name=_("unit"),
+        db_index=False,
     )
     # Copied from the latest triaged message (or set by a person, see ``labels_corrected``).
     category = models.CharField(
@@ -281,8 +285,10 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
+    # Indexed by message_thread (conversation, created_at); a second index on the column
+    # alone only slowed every insert (see "Inbox: ingest" in docs/benchmarks.md).
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     # One message per stored event: ingesting the same event twice finds it.
     event = models.OneToOneField(
@@ -293,8 +299,14 @@ class Message(models.Model):
     # The text with personal data masked, when the triage found any (blank otherwise).
     masked_text = models.TextField(blank=True)
     author_label = models.CharField(_("author"), max_length=255, blank=True)
+    # Our replies only: indexed where set (citizens' messages, nearly all rows, have none).
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("written"))
     # What the triage engine said (``Triage.as_dict()``); empty for our replies.
@@ -303,7 +315,12 @@ class Message(models.Model):
     # retraining the classifier on the agency's own judgement.
     corrections = models.JSONField(default=dict, blank=True)
     channel_post = models.ForeignKey(
-        ChannelPost, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ChannelPost,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     send_status = models.CharField(
         _("sending"), max_length=10, choices=SendStatus.choices, blank=True, default=""
@@ -325,6 +342,15 @@ class Message(models.Model):
         ordering = ["created_at", "pk"]
         indexes = [
             models.Index(fields=["conversation", "created_at"], name="message_thread"),
+            # Set on our replies only; what deleting a user or a post looks up.
+            models.Index(
+                fields=["author"], condition=models.Q(author__isnull=False), name="message_author"
+            ),
+            models.Index(
+                fields=["channel_post"],
+                condition=models.Q(channel_post__isnull=False),
+                name="message_channel_post",
+            ),
             # Inbound volume per day (dashboards, reports): citizens' messages by time only.
             models.Index(
                 fields=["created_at"],

@@ -173,6 +173,7 @@ class WorkCalendar:
             raise ValueError(f"weekend holds weekday numbers 0 (Monday) to 6, got {weekend!r}")
         if len(self.weekend) == 7:
             raise ValueError("weekend covers the whole week: nothing could ever be due")
+        self._reasons: dict[date, str | None] = {}
 
     def __repr__(self) -> str:
         return (
@@ -197,6 +198,16 @@ class WorkCalendar:
         turn an instant into a day with :meth:`local_date` first.
         """
         _require_date(day, "day")
+        # Asked a dozen times per message while a batch's deadlines are worked out.
+        try:
+            return self._reasons[day]
+        except KeyError:
+            pass
+        reason = self._day_off_reason(day)
+        self._reasons[day] = reason
+        return reason
+
+    def _day_off_reason(self, day: date) -> str | None:
         name = national_holidays(day.year).get(day)
         if name:
             return name

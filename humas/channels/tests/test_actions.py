@@ -72,18 +72,19 @@ def test_polling_follows_pages_and_stores_the_cursor(channel, fake_network):
 
 def test_the_cursor_does_not_move_when_storing_fails(channel, fake_network, monkeypatch):
     fake_network.pages = {"": ([event(1), event(2)], "c1")}
-    real_bulk_create = InboundEvent.objects.bulk_create
+    real_insert_rows = actions.insert_rows
 
     def broken(*args, **kwargs):
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr(InboundEvent.objects, "bulk_create", broken)
+    # The events' insert (COPY on PostgreSQL, bulk_create elsewhere) fails.
+    monkeypatch.setattr(actions, "insert_rows", broken)
     with pytest.raises(DatabaseError):
         actions.poll_channel(channel)
     channel.refresh_from_db()
     assert channel.inbound_cursor == ""
     assert not InboundEvent.objects.exists()
-    monkeypatch.setattr(InboundEvent.objects, "bulk_create", real_bulk_create)
+    monkeypatch.setattr(actions, "insert_rows", real_insert_rows)
     assert actions.poll_channel(channel) == 2
 
 

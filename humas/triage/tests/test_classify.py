@@ -114,3 +114,22 @@ def test_classify_many_agrees_with_classify_one_by_one() -> None:
     assert classify_many(texts) == [classify(text) for text in texts]
     assert classify_many([]) == []
     assert all(isinstance(result, Triage) for result in classify_many(texts))
+
+
+def test_as_dict_is_exactly_what_dataclasses_asdict_gives():
+    from dataclasses import asdict
+
+    texts = [
+        "Tolong! Banjir setinggi dada di Jl. Merdeka 12, hubungi 0812-3456-7890 atau a@b.id",
+        "Menang besar di slot88.bet, daftar di dukcapil-online.com dan unduh app.apk",
+        "Terima kasih pelayanannya cepat",
+    ]
+    for triage in classify_many(texts):
+        shaped = triage.as_dict()
+        assert shaped == asdict(triage)
+        # A copy: changing it leaves the triage as it was.
+        for item in shaped["links"] + shaped["personal_data"]:
+            for value in item.values():
+                if isinstance(value, list):
+                    value.append("x")
+        assert triage.as_dict() == asdict(triage)
