@@ -117,7 +117,8 @@ def insert_rows(rows: Sequence[M], *, ignore_conflicts: bool = False) -> list[M]
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [meta.db_table, pk.column, len(rows)],
         )
-        for row, (value,) in zip(rows, cursor.fetchall(), strict=True):
+        # Ascending in the rows' order, so "ORDER BY id" below is the order given.
+        for row, (value,) in zip(rows, sorted(cursor.fetchall()), strict=True):
             row.pk = value
         target = table
         if ignore_conflicts:
