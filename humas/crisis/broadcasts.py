@@ -319,32 +319,36 @@ def cancel_broadcast(broadcast: Broadcast, *, by: Actor) -> Broadcast:
     return locked
 
 
-def _follow_up(broadcast: Broadcast, channel: ChannelAccount) -> dict[str, str] | None:
-    """Where an update goes on a network with threads: under the latest earlier broadcast of
-    the thread published on this channel, with the first one as the thread's root. None if
-    the first broadcast never reached this channel (the update then stands alone)."""
+def _follow_ups(
+    broadcast: Broadcast, channels: Sequence[ChannelAccount]
+) -> dict[int, dict[str, str]]:
+    """Where an update goes on each channel with threads: under the latest earlier broadcast
+    of the thread published there, with the first one as the thread's root. A channel the
+    first broadcast never reached is left out (the update stands alone there)."""
     root = broadcast.parent
-    if root is None or not provider_class(channel.network).capabilities.threads:
-        return None
-    thread = [root, *root.updates.filter(status=BroadcastStatus.APPROVED).exclude(pk=broadcast.pk)]
-    posts = {
-        d.post_id: d.channel_post
-        for d in Delivery.objects.filter(
-            post__in=[b.post_id for b in thread if b.post_id],
-            channel=channel,
+    threaded = [c.pk for c in channels if provider_class(c.network).capabilities.threads]
+    if root is None or root.post_id is None or not threaded:
+        return {}
+    earlier = root.updates.filter(status=BroadcastStatus.APPROVED, post__isnull=False).exclude(
+        pk=broadcast.pk
+    )
+    # The thread in the order it was published: the root, then its updates.
+    order = [root.post_id, *earlier.order_by("approved_at", "pk").values_list("post_id", flat=True)]
+    found: dict[tuple[int, int], str] = {
+        (post_id, channel_id): external_id
+        for post_id, channel_id, external_id in Delivery.objects.filter(
+            post__in=order,
+            channel__in=threaded,
             status=DeliveryStatus.PUBLISHED,
             channel_post__isnull=False,
-        ).select_related("channel_post")
+        ).values_list("post_id", "channel_id", "channel_post__external_id")
     }
-    root_post = posts.get(root.post_id) if root.post_id else None
-    if root_post is None:
-        return None
-    latest = root_post
-    for earlier in sorted(thread[1:], key=lambda b: (b.approved_at or timezone.now(), b.pk)):
-        found = posts.get(earlier.post_id) if earlier.post_id else None
-        if found is not None:
-            latest = found
-    return {"id": latest.external_id, "root": root_post.external_id}
+    under: dict[int, dict[str, str]] = {}
+    for channel_id in threaded:
+        published = [found[(p, channel_id)] for p in order if (p, channel_id) in found]
+        if (root.post_id, channel_id) in found:
+            under[channel_id] = {"id": published[-1], "root": published[0]}
+    return under
 
 
 def approve_broadcast(broadcast: Broadcast, *, by: Actor) -> Broadcast:
@@ -379,9 +383,11 @@ def approve_broadcast(broadcast: Broadcast, *, by: Actor) -> Broadcast:
                 }
             )
         parts = []
-        for channel in locked.channels.order_by("pk"):
+        chosen = list(locked.channels.order_by("pk"))
+        follow_ups = _follow_ups(locked, chosen)
+        for channel in chosen:
             text, thread = content_for(locked, channel)
-            under = _follow_up(locked, channel)
+            under = follow_ups.get(channel.pk)
             parts.append(
                 publishing.UrgentPart(
                     channel=channel,

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -92,11 +92,21 @@ def cap_time(moment: datetime, tz: tzinfo) -> str:
 def published(org: Organisation) -> QuerySet[Incident]:
     """The organisation's publishable incidents, each with ``activated_at``: when it became
     active (its declaration or confirmation on the timeline)."""
-    return Incident.objects.filter(organisation=org, status__in=PUBLISHED).annotate(
-        activated_at=Max(
-            "events__at",
-            filter=Q(events__kind__in=[IncidentEventKind.DECLARED, IncidentEventKind.CONFIRMED]),
+    approved = Broadcast.objects.filter(status=BroadcastStatus.APPROVED).order_by(
+        "approved_at", "pk"
+    )
+    return (
+        Incident.objects.filter(organisation=org, status__in=PUBLISHED)
+        .annotate(
+            activated_at=Max(
+                "events__at",
+                filter=Q(
+                    events__kind__in=[IncidentEventKind.DECLARED, IncidentEventKind.CONFIRMED]
+                ),
+            )
         )
+        # Each version's text and time: one query for the whole feed, not one per incident.
+        .prefetch_related(Prefetch("broadcasts", queryset=approved, to_attr="approved"))
     )
 
 
@@ -122,17 +132,13 @@ def _changed(incident: Incident) -> datetime:
 
 
 def _broadcasts(incident: Incident) -> list[Broadcast]:
-    cached = getattr(incident, "_cap_broadcasts", None)
-    if cached is None:
-        cached = list(
-            Broadcast.objects.filter(
-                incident=incident,
-                status=BroadcastStatus.APPROVED,
-                approved_at__gte=_activated(incident),
-            ).order_by("approved_at", "pk")
-        )
-        incident._cap_broadcasts = cached  # type: ignore[attr-defined]
-    return cached
+    """The approved broadcasts since it became active (read with :func:`published`)."""
+    activated = _activated(incident)
+    return [
+        b
+        for b in incident.approved  # type: ignore[attr-defined]
+        if b.approved_at and b.approved_at >= activated
+    ]
 
 
 def _moments(incident: Incident) -> list[datetime]:

@@ -272,9 +272,7 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
                 organisation=membership.organisation, initial={"lead": incident.lead_id}
             ),
             "note_form": NoteForm(),
-            **views_broadcasts.incident_extras(
-                incident.pk, incident.organisation_id, incident.status
-            ),
+            **views_broadcasts.incident_extras(incident),
         },
     )
 
@@ -282,13 +280,9 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
 def _after(
     request: HttpRequest, incident_id: int, done: str, change: Callable[[], object]
 ) -> HttpResponse:
-    try:
-        change()
-    except ActionError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, done)
-    return redirect("crisis:incident", incident_id=incident_id)
+    return views_broadcasts.then_redirect(
+        request, done, change, "crisis:incident", incident_id=incident_id
+    )
 
 
 @login_required

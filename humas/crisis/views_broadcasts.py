@@ -8,6 +8,7 @@ in :mod:`humas.crisis.broadcasts` and :mod:`humas.publishing.actions`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,7 +26,13 @@ from humas.crisis import broadcast_templates as templates
 from humas.crisis import broadcasts as actions
 from humas.crisis.forms import BroadcastForm
 from humas.crisis.incidents import pause_source
-from humas.crisis.models import PLACEHOLDERS, BroadcastStatus, BroadcastTemplate, IncidentStatus
+from humas.crisis.models import (
+    PLACEHOLDERS,
+    BroadcastStatus,
+    BroadcastTemplate,
+    Incident,
+    IncidentStatus,
+)
 from humas.publishing import actions as publishing
 from humas.publishing.models import Delivery, Post
 
@@ -136,16 +143,24 @@ def broadcast_status(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     )
 
 
-def _after(
-    request: HttpRequest, broadcast_id: int, done: str, change: Callable[[], object]
+def then_redirect(
+    request: HttpRequest, done: str, change: Callable[[], object], to: str, **kwargs: Any
 ) -> HttpResponse:
+    """Run a named action from a POST: its success or its ActionError as a message, then
+    back to the page (the crisis pages' one way of answering a button)."""
     try:
         change()
     except ActionError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, done)
-    return redirect("crisis:broadcast", broadcast_id=broadcast_id)
+    return redirect(to, **kwargs)
+
+
+def _after(
+    request: HttpRequest, broadcast_id: int, done: str, change: Callable[[], object]
+) -> HttpResponse:
+    return then_redirect(request, done, change, "crisis:broadcast", broadcast_id=broadcast_id)
 
 
 @login_required
@@ -227,12 +242,12 @@ def held_release(request: HttpRequest, incident_id: int, post_id: int) -> HttpRe
     return redirect("crisis:incident", incident_id=incident.pk)
 
 
-def held_posts(incident_id: int, org_id: int) -> list[Post]:
+def held_posts(incident: Incident) -> list[Post]:
     return list(
         Post.objects.filter(
-            organisation_id=org_id,
+            organisation_id=incident.organisation_id,
             held_at__isnull=False,
-            held_by__source=f"crisis.incident:{incident_id}",
+            held_by__source=pause_source(incident),
         ).order_by("scheduled_at", "pk")[:200]
     )
 
@@ -267,14 +282,10 @@ def approvers_settings(request: HttpRequest) -> HttpResponse:
     )
 
 
-def incident_extras(incident_id: int, org_id: int, status: str) -> dict[str, object]:
+def incident_extras(incident: Incident) -> dict[str, object]:
     """What the incident page adds for broadcasts and held promotion."""
-    from humas.crisis.models import Broadcast
-
     return {
-        "broadcasts": Broadcast.objects.filter(incident_id=incident_id).select_related(
-            "approved_by", "created_by"
-        ),
-        "held_posts": held_posts(incident_id, org_id),
-        "may_broadcast": status == IncidentStatus.ACTIVE,
+        "broadcasts": incident.broadcasts.select_related("approved_by", "created_by"),
+        "held_posts": held_posts(incident),
+        "may_broadcast": incident.status == IncidentStatus.ACTIVE,
     }

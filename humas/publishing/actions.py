@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from humas.accounts.actions import ActionError, notify
 from humas.accounts.audit import Actor, record
 from humas.accounts.models import Membership, Organisation, User
+from humas.channels.actions import _usable
 from humas.channels.models import ChannelAccount, ChannelStatus
 from humas.publishing.compose import Draft, check_all
 from humas.publishing.models import (
@@ -328,7 +329,7 @@ def publish_urgent(
     if not parts:
         raise ActionError(_("Choose at least one channel."))
     for part in parts:
-        _usable_channel(part.channel)
+        _usable(part.channel)
     with transaction.atomic():
         now = timezone.now()
         post = Post.objects.create(
@@ -362,13 +363,6 @@ def publish_urgent(
             payload={"channels": [p.channel.pk for p in parts], "deliveries": len(made)},
         )
     return post
-
-
-def _usable_channel(channel: ChannelAccount) -> None:
-    if channel.status != ChannelStatus.ACTIVE:
-        raise ActionError(
-            _("%(channel)s needs reconnecting before it can publish.") % {"channel": channel}
-        )
 
 
 # --- pausing (an incident holds promotion back) ---------------------------------------------
@@ -419,11 +413,14 @@ def pause_publishing(
                 organisation=org, post__urgent=False, status=DeliveryStatus.PENDING
             ).values_list("post_id", flat=True)
         )
-        waiting = [
-            post
-            for post in Post.objects.select_for_update().filter(pk__in=candidates).order_by("pk")
-            if not post.deliveries.filter(status=DeliveryStatus.SENDING).exists()
-        ]
+        locked = list(Post.objects.select_for_update().filter(pk__in=candidates).order_by("pk"))
+        # Read under the lock: the worker marks SENDING under the same lock.
+        sending = set(
+            Delivery.objects.filter(post__in=locked, status=DeliveryStatus.SENDING).values_list(
+                "post_id", flat=True
+            )
+        )
+        waiting = [post for post in locked if post.pk not in sending]
         held = Delivery.objects.filter(
             post__in=waiting, status=DeliveryStatus.PENDING, claimed_until__isnull=True
         ).update(status=DeliveryStatus.HELD)
