@@ -7,12 +7,14 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import resolve, reverse
 from django.urls.exceptions import Resolver404
 from django.utils import timezone, translation
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from humas.accounts.models import Membership
+from humas.accounts.models import Membership, unread_notifications
 from humas.accounts.twofactor import has_confirmed_device
 
 SESSION_ORG_KEY = "humas_org_id"
@@ -34,9 +36,19 @@ class OrganisationMiddleware:
         membership: Membership | None = None
         request.membership = None  # type: ignore[attr-defined]
         if request.user.is_authenticated:
-            memberships = Membership.objects.filter(
-                user=request.user, is_active=True
-            ).select_related("organisation", "unit")
+            # What every page asks of the caller comes with the membership, in one query:
+            # the unread notifications (the menu's badge) and whether they have a confirmed
+            # second factor (the 2FA gate below).
+            memberships = (
+                Membership.objects.filter(user=request.user, is_active=True)
+                .select_related("organisation", "unit")
+                .annotate(
+                    unread_notifications=unread_notifications(),
+                    has_confirmed_device=Exists(
+                        TOTPDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
+                    ),
+                )
+            )
             chosen = request.session.get(SESSION_ORG_KEY)
             if chosen is not None:
                 membership = memberships.filter(organisation_id=chosen).first()
@@ -129,10 +141,14 @@ class TwoFactorRequiredMiddleware:
             return self.get_response(request)
         if match.view_name in TWO_FACTOR_EXEMPT:
             return self.get_response(request)
-        if has_confirmed_device(user):
+        membership = getattr(request, "membership", None)
+        if membership is not None:
+            has_device = membership.has_confirmed_device
+        else:
+            has_device = has_confirmed_device(user)
+        if has_device:
             target = "accounts:two_factor_verify"
         else:
-            membership = getattr(request, "membership", None)
             required = membership is not None and membership.organisation.require_2fa
             if not required:
                 return self.get_response(request)

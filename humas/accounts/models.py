@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import F, Func, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -107,6 +110,9 @@ class Organisation(models.Model):
     )
     is_demo = models.BooleanField(_("demo organisation"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    #: A new random value whenever the organisation's channels, units or members change, so
+    #: that each process's copy of them (:mod:`humas.accounts.directory`) is read again.
+    directory_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         verbose_name = _("organisation")
@@ -378,3 +384,19 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+def unread_notifications() -> Coalesce:
+    """The number of unread notifications of a membership's member in its organisation, as
+    an annotation on :class:`Membership` rows."""
+    unread = (
+        Notification.objects.filter(
+            user_id=OuterRef("user_id"),
+            organisation_id=OuterRef("organisation_id"),
+            read_at__isnull=True,
+        )
+        .order_by()
+        .annotate(n=Func(F("pk"), function="COUNT"))
+        .values("n")
+    )
+    return Coalesce(Subquery(unread, output_field=models.IntegerField()), 0)

@@ -125,6 +125,10 @@ class ChannelMultipleChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.display_name or obj.handle} · {obj.network_label}"
 
 
+#: Each filter menu's (value, label) options, by field name.
+Menus = dict[str, tuple[tuple[int, str], ...]]
+
+
 def with_pending_due(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate ``pending_due_at``: the first-answer deadline until answered, then the
     resolution deadline (what :attr:`Conversation.pending_due` computes in Python)."""
@@ -182,24 +186,48 @@ class InboxFilterForm(forms.Form):
     #: What the list shows before anyone filters: open conversations, most urgent first.
     DEFAULTS = {"status": Status.OPEN, "order": "urgent"}
 
+    #: The menus whose options are the organisation's own rows.
+    MENUS = ("channel", "unit", "assignee")
+
     def __init__(
         self,
         *args: Any,
         channels: QuerySet[ChannelAccount],
         units: QuerySet[Unit],
         members: QuerySet[User],
+        menus: Menus | None = None,
         **kwargs: Any,
     ) -> None:
+        """``channels``, ``units`` and ``members`` are what a filter may name; ``menus`` the
+        options shown (:meth:`menus_of` of the same rows, perhaps kept from an earlier
+        request), read from the rows when not given."""
         super().__init__(*args, **kwargs)
-        for name, rows in (("channel", channels), ("unit", units), ("assignee", members)):
+        rows = {"channel": channels, "unit": units, "assignee": members}
+        if menus is None:
+            menus = self.menus_of(channels, units, members)
+        for name in self.MENUS:
             field = self.fields[name]
-            field.queryset = rows  # type: ignore[attr-defined]
-            # The menu's options from one plain query: the field's own choices iterate the
-            # rows with a server-side cursor on PostgreSQL (three round trips per menu).
+            field.queryset = rows[name]  # type: ignore[attr-defined]
             field.widget.choices = [  # type: ignore[attr-defined]
                 ("", field.empty_label),  # type: ignore[attr-defined]
-                *((row.pk, field.label_from_instance(row)) for row in rows),  # type: ignore[attr-defined]
+                *menus[name],
             ]
+
+    @classmethod
+    def menus_of(
+        cls, channels: QuerySet[ChannelAccount], units: QuerySet[Unit], members: QuerySet[User]
+    ) -> Menus:
+        """Each menu's (value, label) options, from one plain query per menu: the fields'
+        own choices iterate the rows with a server-side cursor on PostgreSQL (three round
+        trips per menu). Tuples, so a copy kept for later requests cannot be changed."""
+        rows = {"channel": channels, "unit": units, "assignee": members}
+        return {
+            name: tuple(
+                (row.pk, cls.base_fields[name].label_from_instance(row))  # type: ignore[attr-defined]
+                for row in rows[name]
+            )
+            for name in cls.MENUS
+        }
 
     def filter(
         self, rows: QuerySet[Conversation], now: datetime | None = None

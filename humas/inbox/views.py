@@ -25,10 +25,11 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from humas.accounts import directory
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor, client_ip
 from humas.accounts.models import Membership, Organisation, Unit, User
@@ -366,14 +367,27 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     filters = request.GET.copy()
     filters.pop("page", None)
     filters.pop("fragment", None)
+    channels = ChannelAccount.objects.filter(organisation=org).only(
+        "pk", "display_name", "handle", "network"
+    )
+    units = _units(membership).only("pk", "name")
+    members = _members(membership).only("pk", "full_name", "email")
+    # The menus change rarely and this page is asked for all day: kept per process until
+    # the organisation's directory changes (the channel labels name the network in the
+    # page's language; a unit agent's unit menu is their unit alone).
+    scope = "all" if membership.has_perm("inbox.view") else membership.unit_id
+    menus = directory.cached(
+        org,
+        ("inbox.filter_menus", scope, get_language()),
+        lambda: InboxFilterForm.menus_of(channels, units, members),
+    )
     form = InboxFilterForm(
         filters or None,
         initial=InboxFilterForm.DEFAULTS,
-        channels=ChannelAccount.objects.filter(organisation=org).only(
-            "pk", "display_name", "handle", "network"
-        ),
-        units=_units(membership).only("pk", "name"),
-        members=_members(membership).only("pk", "full_name", "email"),
+        channels=channels,
+        units=units,
+        members=members,
+        menus=menus,
     )
     rows = form.filter(access.conversations_for(request)).values(*LIST_COLUMNS)
     page = _page(rows, request.GET.get("page"))

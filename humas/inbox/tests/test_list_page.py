@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from humas.accounts import actions as account_actions
 from humas.accounts.audit import Actor
+from humas.accounts.models import Notification, Organisation
 from humas.accounts.roles import PERMISSIONS, Role
+from humas.accounts.testing import SYSTEM, make_member
 from humas.inbox import actions
 from humas.inbox.models import Conversation
 from humas.inbox.tests.conftest import WEDNESDAY, citizen_event
@@ -177,6 +184,104 @@ def test_the_nav_links_to_the_inbox_for_those_who_may_open_it(as_user, responder
 def test_a_huge_message_does_not_break_the_list(as_user, responder, receive):
     receive(citizen_event("x" * 100_000), citizen_event("😀" * 20, author="e"))
     assert len(rows(as_user(responder))) == 2
+
+
+def menu(client, name):
+    """The (value, label) options of one filter menu, as the page shows them."""
+    page = client.get(URL).content.decode()
+    select = re.search(rf'<select name="{name}".*?</select>', page, re.S)
+    assert select is not None
+    return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select.group(0))
+
+
+def test_the_filter_menus_follow_channels_units_and_members_as_they_change(
+    as_user, admin, responder, org, unit, channel
+):
+    client = as_user(responder)
+    assert (str(unit.pk), "Dinas Kesehatan") in menu(client, "unit")
+    # Kept between requests, and read again as soon as something they show changes.
+    second = account_actions.create_unit(org, name="Dinas Sosial", code="dinsos", by=SYSTEM)
+    assert (str(second.pk), "Dinas Sosial") in menu(client, "unit")
+    account_actions.update_unit(
+        unit, by=Actor(user=admin), name="Dinas Kesehatan Kota", code="dinkes", description=""
+    )
+    assert (str(unit.pk), "Dinas Kesehatan Kota") in menu(client, "unit")
+    account_actions.delete_unit(second, by=Actor(user=admin))
+    assert str(second.pk) not in dict(menu(client, "unit"))
+
+    newcomer = make_member(org, "baru@satu.go.id", Role.RESPONDER)
+    assert (str(newcomer.pk), "Baru") in menu(client, "assignee")
+    newcomer.full_name = "Petugas Baru"
+    newcomer.save()
+    assert (str(newcomer.pk), "Petugas Baru") in menu(client, "assignee")
+    account_actions.change_member(
+        newcomer.memberships.get(),
+        by=Actor(user=admin),
+        role=Role.RESPONDER,
+        unit=None,
+        is_active=False,
+    )
+    assert str(newcomer.pk) not in dict(menu(client, "assignee"))
+
+    assert dict(menu(client, "channel"))[str(channel.pk)].startswith(channel.handle)
+    channel.display_name = "Pemkot Satu Resmi"
+    channel.save()
+    assert dict(menu(client, "channel"))[str(channel.pk)].startswith("Pemkot Satu Resmi")
+    other = make_channel(org, "pemkot-tiga")
+    assert str(other.pk) in dict(menu(client, "channel"))
+    other.delete()
+    assert str(other.pk) not in dict(menu(client, "channel"))
+
+
+def test_the_menus_are_read_once_until_the_directory_changes(
+    as_user, responder, org, unit, channel
+):
+    client = as_user(responder)
+    client.get(URL)
+    with CaptureQueriesContext(connection) as first:
+        client.get(URL)
+    menus_read = [
+        q["sql"] for q in first.captured_queries if q["sql"].startswith('SELECT "accounts_unit"')
+    ]
+    assert menus_read == [], "the unit menu came from the process's copy"
+    account_actions.create_unit(org, name="Dinas Sosial", code="dinsos", by=SYSTEM)
+    with CaptureQueriesContext(connection) as after:
+        client.get(URL)
+    menus_read = [
+        q["sql"] for q in after.captured_queries if q["sql"].startswith('SELECT "accounts_unit"')
+    ]
+    assert len(menus_read) == 1, "read again after a new unit"
+
+
+def test_saving_what_menus_do_not_show_keeps_the_directory_stamp(org, channel, responder):
+    stamp = Organisation.objects.get(pk=org.pk).directory_stamp
+    channel.inbound_cursor = "abc"
+    channel.save(update_fields=["inbound_cursor"])
+    responder.last_login = timezone.now()
+    responder.save(update_fields=["last_login"])
+    assert Organisation.objects.get(pk=org.pk).directory_stamp == stamp
+
+
+def test_a_unit_agents_unit_menu_is_their_unit_alone_after_an_admin_looked(
+    as_user, admin, agent, unit, org
+):
+    account_actions.create_unit(org, name="Dinas Sosial", code="dinsos", by=SYSTEM)
+    assert len(menu(as_user(admin), "unit")) == 3  # "All" and both units
+    assert menu(as_user(agent), "unit") == [("", "All"), (str(unit.pk), "Dinas Kesehatan")]
+
+
+def test_the_unread_badge_counts_the_members_own_unread_notifications(
+    as_user, responder, admin, org, other_org
+):
+    account_actions.notify(org, [responder], kind="test", title="Satu")
+    account_actions.notify(org, [responder], kind="test", title="Dua")
+    account_actions.notify(org, [admin], kind="test", title="Bukan untuknya")
+    page = as_user(responder).get(URL).content.decode()
+    badge = re.search(r'data-testid="notifications-link">[^<]*<span class="badge bad">(\d+)<', page)
+    assert badge is not None and badge.group(1) == "2"
+    Notification.objects.filter(user=responder).update(read_at=timezone.now())
+    page = as_user(responder).get(URL).content.decode()
+    assert 'notifications-link">Notifications</a>' in page
 
 
 @pytest.mark.postgres
