@@ -8,4 +8,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from humas.accounts import checks, directory, signals  # noqa: F401  (registers checks and receivers)
+        from humas.accounts import checks, orgcache, signals  # noqa: F401  (registers checks and receivers)

@@ -110,9 +110,9 @@ class Organisation(models.Model):
     )
     is_demo = models.BooleanField(_("demo organisation"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    #: A new random value whenever the organisation's channels, units or members change, so
-    #: that each process's copy of them (:mod:`humas.accounts.directory`) is read again.
-    directory_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
+    #: A new random value whenever something processes keep per organisation changes (its
+    #: channels, units, members, active incidents): see :mod:`humas.accounts.orgcache`.
+    cache_stamp = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         verbose_name = _("organisation")

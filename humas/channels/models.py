@@ -12,7 +12,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from humas.accounts import directory
+from humas.accounts import orgcache
 from humas.accounts.models import Organisation
 from humas.lib import crypto
 from humas.lib.leases import Leased
@@ -149,7 +149,7 @@ class ChannelAccount(Leased):
             return self.network
 
 
-#: What the menus listing an organisation's channels show (humas.accounts.directory).
+#: What the menus listing an organisation's channels show (humas.accounts.orgcache).
 MENU_FIELDS = {"display_name", "handle", "network", "organisation"}
 
 
@@ -158,14 +158,14 @@ def _channel_saved(
     sender: type, instance: ChannelAccount, update_fields: Any = None, **kwargs: Any
 ) -> None:
     # Cursors, health and credentials are saved all the time; only a change the menus show
-    # gives the organisation a new directory stamp.
-    if directory.touches(update_fields, MENU_FIELDS):
-        directory.changed([instance.organisation_id])
+    # gives the organisation a new cache stamp.
+    if orgcache.touches(update_fields, MENU_FIELDS):
+        orgcache.changed([instance.organisation_id])
 
 
 @receiver(post_delete, sender=ChannelAccount)
 def _channel_deleted(sender: type, instance: ChannelAccount, **kwargs: Any) -> None:
-    directory.changed([instance.organisation_id])
+    orgcache.changed([instance.organisation_id])
 
 
 class InboundEvent(models.Model):

@@ -37,6 +37,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from humas.accounts import orgcache
 from humas.accounts.models import Membership, Organisation
 from humas.channels.models import InboundEvent
 from humas.crisis.access import INCIDENT_VIEW
@@ -228,8 +229,17 @@ def first_conversations(
     linked conversations that are still open, the most recently written to first. Spam and
     blocked citizens are left out, as in the inbox's default list. ``unit_id``: only the
     conversations routed to that unit (a unit agent's view)."""
-    found = []
+    found: list[tuple[Incident, list[Conversation]]] = []
     incidents = Incident.objects.filter(organisation=organisation, status=IncidentStatus.ACTIVE)
+    # Asked on every view of the inbox, and almost always "none": each process keeps the
+    # answer until an incident of the organisation changes (humas.accounts.orgcache).
+    active = orgcache.cached(
+        organisation,
+        ("crisis.active_incidents",),
+        lambda: tuple(incidents.values_list("pk", flat=True)),
+    )
+    if not active:
+        return found
     for incident in incidents.order_by("-started_at", "-pk"):
         linked = IncidentMessage.objects.filter(incident=incident).values(
             "message__conversation_id"

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
+from humas.accounts import orgcache
 from humas.accounts.models import Organisation
 from humas.channels.models import ChannelAccount
 from humas.inbox.models import Message
@@ -519,3 +524,17 @@ class IncidentMessage(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.message_id} of incident {self.incident_id}"
+
+
+@receiver(post_save, sender=Incident)
+def _incident_saved(
+    sender: type, instance: Incident, update_fields: Any = None, **kwargs: Any
+) -> None:
+    # Processes keep which incidents are active (the inbox asks on every view).
+    if orgcache.touches(update_fields, {"status", "organisation"}):
+        orgcache.changed([instance.organisation_id])
+
+
+@receiver(post_delete, sender=Incident)
+def _incident_deleted(sender: type, instance: Incident, **kwargs: Any) -> None:
+    orgcache.changed([instance.organisation_id])

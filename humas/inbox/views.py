@@ -29,7 +29,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from humas.accounts import directory
+from humas.accounts import orgcache
 from humas.accounts.actions import ActionError
 from humas.accounts.audit import Actor, client_ip
 from humas.accounts.models import Membership, Organisation, Unit, User
@@ -373,10 +373,11 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     units = _units(membership).only("pk", "name")
     members = _members(membership).only("pk", "full_name", "email")
     # The menus change rarely and this page is asked for all day: kept per process until
-    # the organisation's directory changes (the channel labels name the network in the
-    # page's language; a unit agent's unit menu is their unit alone).
+    # the organisation's channels, units or members change (humas.accounts.orgcache). The
+    # channel labels name the network in the page's language; a unit agent's unit menu is
+    # their unit alone.
     scope = "all" if membership.has_perm("inbox.view") else membership.unit_id
-    menus = directory.cached(
+    menus = orgcache.cached(
         org,
         ("inbox.filter_menus", scope, get_language()),
         lambda: InboxFilterForm.menus_of(channels, units, members),

@@ -224,6 +224,20 @@ def test_a_closed_incident_has_no_box(flood, channel, responder, as_user):
     assert "Banjir Coblong" not in first_box(as_user(responder))
 
 
+def test_the_box_comes_and_goes_with_the_incident_between_two_views(
+    org, channel, responder, as_user
+):
+    client = as_user(responder)
+    assert 'data-testid="first-section"' not in client.get(INBOX).content.decode()
+    flood = active(org, title="Banjir Coblong", area="Kecamatan Coblong")
+    arrive(channel, "Banjir di coblong", [DURING])
+    link_all(flood)
+    # The same process answered "no incident" a moment ago: declaring one is seen at once.
+    assert "Banjir Coblong" in first_box(client)
+    incidents.close_incident(flood, by=Actor.system("tests"))
+    assert "Banjir Coblong" not in first_box(client)
+
+
 def test_another_organisation_never_sees_the_box(flood, channel, other_admin, as_user):
     arrive(channel, "Banjir di coblong", [DURING])
     link_all(flood)

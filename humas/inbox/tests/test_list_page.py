@@ -233,7 +233,7 @@ def test_the_filter_menus_follow_channels_units_and_members_as_they_change(
     assert str(other.pk) not in dict(menu(client, "channel"))
 
 
-def test_the_menus_are_read_once_until_the_directory_changes(
+def test_the_menus_are_read_once_until_a_unit_channel_or_member_changes(
     as_user, responder, org, unit, channel
 ):
     client = as_user(responder)
@@ -253,13 +253,13 @@ def test_the_menus_are_read_once_until_the_directory_changes(
     assert len(menus_read) == 1, "read again after a new unit"
 
 
-def test_saving_what_menus_do_not_show_keeps_the_directory_stamp(org, channel, responder):
-    stamp = Organisation.objects.get(pk=org.pk).directory_stamp
+def test_saving_what_menus_do_not_show_keeps_the_cache_stamp(org, channel, responder):
+    stamp = Organisation.objects.get(pk=org.pk).cache_stamp
     channel.inbound_cursor = "abc"
     channel.save(update_fields=["inbound_cursor"])
     responder.last_login = timezone.now()
     responder.save(update_fields=["last_login"])
-    assert Organisation.objects.get(pk=org.pk).directory_stamp == stamp
+    assert Organisation.objects.get(pk=org.pk).cache_stamp == stamp
 
 
 def test_a_unit_agents_unit_menu_is_their_unit_alone_after_an_admin_looked(

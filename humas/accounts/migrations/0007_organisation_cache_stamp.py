@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='organisation',
-            name='directory_stamp',
+            name='cache_stamp',
             field=models.UUIDField(default=uuid.uuid4, editable=False),
         ),
     ]

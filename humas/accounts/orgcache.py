@@ -1,17 +1,17 @@
-"""An organisation's directory — its channels, units and members — kept per process for
-the menus that list them on every request.
+"""What every process keeps per organisation: lists read on every request that rarely change.
 
-The inbox's filter form offers every channel, unit and member of the organisation on each
-view of the list, and responders keep that page open. Reading the three lists was three
-queries per request; they change rarely. So each process keeps them, keyed by the
-organisation's :attr:`~humas.accounts.models.Organisation.directory_stamp`, which the
-middleware reads with the caller's membership anyway (no extra query). Any save or delete of
-a channel, unit or membership, or a change to a member's name, e-mail or active flag, gives
-the organisation a new random stamp in the same transaction: every process sees the change
-on its next request, without a shared cache. A random stamp (not a counter) means a value
-kept from another database — a test's, or before a restore — can never match.
+The inbox list is the page responders keep open all day. Each view of it showed every
+channel, unit and member of the organisation in its filter menus and asked whether an
+incident is active: four queries for lists that change a few times a month. So each process
+keeps them, keyed by the organisation's :attr:`~humas.accounts.models.Organisation.cache_stamp`,
+which the middleware reads with the caller's membership anyway (no extra query). Any save or
+delete of a channel, unit, membership or incident, or a change to a member's name, e-mail or
+active flag, gives the organisation a new random stamp in the same transaction: every
+process sees the change on its next request, without a shared cache server (the embedded
+default has none). A random stamp, not a counter, so that a value kept from another
+database — a test's, or one from before a restore — can never match.
 
-Code that changes those fields with ``QuerySet.update`` bypasses the signals and must call
+Code that changes those rows with ``QuerySet.update`` bypasses the signals and calls
 :func:`changed` itself.
 """
 
@@ -38,11 +38,13 @@ _lock = threading.Lock()
 
 
 def cached(organisation: Organisation, key: Hashable, build: Callable[[], T]) -> T:
-    """``build()``'s value for ``organisation`` and ``key``, built once per directory stamp.
+    """``build()``'s value for ``organisation`` and ``key``, built once per cache stamp.
 
-    The value is shared by every request of the process: return something immutable (tuples),
-    never model instances a caller might change."""
-    entry = (organisation.pk, organisation.directory_stamp, key)
+    ``organisation`` must be freshly read — the request's membership's, which the middleware
+    reads on every request — or a change made since it was read goes unseen. The value is
+    shared by every request of the process: return something immutable (tuples), never
+    model instances a caller might change."""
+    entry = (organisation.pk, organisation.cache_stamp, key)
     with _lock:
         if entry in _entries:
             _entries.move_to_end(entry)
@@ -62,10 +64,10 @@ def forget_all() -> None:
 
 
 def changed(organisation_ids: Iterable[int | None]) -> None:
-    """Give these organisations a new directory stamp: what processes keep is stale."""
+    """Give these organisations a new cache stamp: what processes keep of them is stale."""
     ids = {pk for pk in organisation_ids if pk is not None}
     if ids:
-        Organisation.objects.filter(pk__in=ids).update(directory_stamp=uuid.uuid4())
+        Organisation.objects.filter(pk__in=ids).update(cache_stamp=uuid.uuid4())
 
 
 def touches(update_fields: Iterable[str] | None, shown: set[str]) -> bool:
