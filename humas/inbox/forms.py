@@ -110,6 +110,10 @@ class FastCheckbox(_FastInput, forms.CheckboxInput):
     pass
 
 
+def channel_label(channel: ChannelAccount) -> str:
+    return f"{channel.display_name or channel.handle} · {channel.network_label}"
+
+
 class MemberChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.full_name or obj.email)
@@ -117,12 +121,12 @@ class MemberChoiceField(forms.ModelChoiceField):
 
 class ChannelChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.display_name or obj.handle} · {obj.network_label}"
+        return channel_label(obj)
 
 
 class ChannelMultipleChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.display_name or obj.handle} · {obj.network_label}"
+        return channel_label(obj)
 
 
 #: Each filter menu's (value, label) options, by field name.
@@ -135,20 +139,23 @@ def with_pending_due(rows: QuerySet[Conversation]) -> QuerySet[Conversation]:
     return rows.annotate(pending_due_at=pending_due_expression())
 
 
+def _menu(label: Any) -> forms.TypedChoiceField:
+    """A menu of the organisation's own rows (channels, units, members): its options are
+    given per form (:meth:`InboxFilterForm.menus_of`), and a value is checked against them,
+    not by a query: the options are exactly the rows the caller may filter by."""
+    return forms.TypedChoiceField(
+        label=label, required=False, coerce=int, empty_value=None, widget=FastSelect
+    )
+
+
 class InboxFilterForm(forms.Form):
-    # Every <select> is a FastSelect; the fixed choices are built once, at import (the
-    # channels, units and members are one query each per request, as they change).
+    # Every <select> is a FastSelect; the fixed choices are built once, at import, and the
+    # menus of channels, units and members are given to each form.
     q = forms.CharField(label=_("Search"), required=False, max_length=200, widget=FastTextInput)
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=_all(Status.choices), widget=FastSelect
     )
-    channel = ChannelChoiceField(
-        label=_("Channel"),
-        required=False,
-        queryset=ChannelAccount.objects.none(),
-        empty_label=_("All"),
-        widget=FastSelect,
-    )
+    channel = _menu(_("Channel"))
     category = forms.ChoiceField(
         label=_("Category"), required=False, choices=_all(Category.choices), widget=FastSelect
     )
@@ -161,20 +168,8 @@ class InboxFilterForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"), required=False, choices=_all(Language.choices), widget=FastSelect
     )
-    unit = forms.ModelChoiceField(
-        label=_("Unit"),
-        required=False,
-        queryset=Unit.objects.none(),
-        empty_label=_("All"),
-        widget=FastSelect,
-    )
-    assignee = MemberChoiceField(
-        label=_("Assigned to"),
-        required=False,
-        queryset=User.objects.none(),
-        empty_label=_("All"),
-        widget=FastSelect,
-    )
+    unit = _menu(_("Unit"))
+    assignee = _menu(_("Assigned to"))
     deadline = forms.ChoiceField(
         label=_("Deadline"), required=False, choices=DEADLINE_STATES, widget=FastSelect
     )
@@ -189,44 +184,23 @@ class InboxFilterForm(forms.Form):
     #: The menus whose options are the organisation's own rows.
     MENUS = ("channel", "unit", "assignee")
 
-    def __init__(
-        self,
-        *args: Any,
-        channels: QuerySet[ChannelAccount],
-        units: QuerySet[Unit],
-        members: QuerySet[User],
-        menus: Menus | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """``channels``, ``units`` and ``members`` are what a filter may name; ``menus`` the
-        options shown (:meth:`menus_of` of the same rows, perhaps kept from an earlier
-        request), read from the rows when not given."""
+    def __init__(self, *args: Any, menus: Menus, **kwargs: Any) -> None:
+        """``menus``: each menu's options, :meth:`menus_of` the rows the caller may filter
+        by (perhaps kept from an earlier request)."""
         super().__init__(*args, **kwargs)
-        rows = {"channel": channels, "unit": units, "assignee": members}
-        if menus is None:
-            menus = self.menus_of(channels, units, members)
         for name in self.MENUS:
-            field = self.fields[name]
-            field.queryset = rows[name]  # type: ignore[attr-defined]
-            field.widget.choices = [  # type: ignore[attr-defined]
-                ("", field.empty_label),  # type: ignore[attr-defined]
-                *menus[name],
-            ]
+            self.fields[name].choices = [("", _("All")), *menus[name]]  # type: ignore[attr-defined]
 
-    @classmethod
+    @staticmethod
     def menus_of(
-        cls, channels: QuerySet[ChannelAccount], units: QuerySet[Unit], members: QuerySet[User]
+        channels: QuerySet[ChannelAccount], units: QuerySet[Unit], members: QuerySet[User]
     ) -> Menus:
-        """Each menu's (value, label) options, from one plain query per menu: the fields'
-        own choices iterate the rows with a server-side cursor on PostgreSQL (three round
-        trips per menu). Tuples, so a copy kept for later requests cannot be changed."""
-        rows = {"channel": channels, "unit": units, "assignee": members}
+        """Each menu's (value, label) options, from one query per menu. Tuples, so that a
+        copy kept for later requests cannot be changed."""
         return {
-            name: tuple(
-                (row.pk, cls.base_fields[name].label_from_instance(row))  # type: ignore[attr-defined]
-                for row in rows[name]
-            )
-            for name in cls.MENUS
+            "channel": tuple((c.pk, channel_label(c)) for c in channels),
+            "unit": tuple((u.pk, str(u)) for u in units),
+            "assignee": tuple((m.pk, str(m.full_name or m.email)) for m in members),
         }
 
     def filter(
@@ -237,9 +211,9 @@ class InboxFilterForm(forms.Form):
         for field in ("status", "category", "urgency", "sentiment", "language"):
             if data.get(field):
                 rows = rows.filter(**{field: data[field]})
-        for field in ("channel", "unit", "assignee"):
+        for field in self.MENUS:
             if data.get(field):
-                rows = rows.filter(**{field: data[field]})
+                rows = rows.filter(**{f"{field}_id": data[field]})
         if not data.get("show_hidden") and data.get("category") != Category.SPAM:
             rows = (
                 rows.exclude(abusive=True)
@@ -260,7 +234,10 @@ class InboxFilterForm(forms.Form):
                 rows = rows.exclude(pending & Q(pending_due_at__lt=now + WARN_BEFORE))
         if data.get("q"):
             rows = search.search(rows, data["q"].strip())
-        if (data.get("order") or "urgent") == "urgent":
+        # With one urgency chosen, "most urgent first" is "newest first": said so, the
+        # database walks the newest-first index instead of sorting every match (29 ms → 2 ms
+        # for one channel's urgent Indonesian messages over every status, at 1,000,000).
+        if (data.get("order") or "urgent") == "urgent" and not data.get("urgency"):
             rank = Case(
                 *[When(urgency=u, then=Value(r)) for u, r in URGENCY_RANK.items()],
                 default=Value(9),

@@ -367,29 +367,23 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     filters = request.GET.copy()
     filters.pop("page", None)
     filters.pop("fragment", None)
-    channels = ChannelAccount.objects.filter(organisation=org).only(
-        "pk", "display_name", "handle", "network"
-    )
-    units = _units(membership).only("pk", "name")
-    members = _members(membership).only("pk", "full_name", "email")
     # The menus change rarely and this page is asked for all day: kept per process until
     # the organisation's channels, units or members change (humas.accounts.orgcache). The
     # channel labels name the network in the page's language; a unit agent's unit menu is
-    # their unit alone.
+    # their unit alone, so they cannot filter by another.
     scope = "all" if membership.has_perm("inbox.view") else membership.unit_id
     menus = orgcache.cached(
         org,
         ("inbox.filter_menus", scope, get_language()),
-        lambda: InboxFilterForm.menus_of(channels, units, members),
+        lambda: InboxFilterForm.menus_of(
+            ChannelAccount.objects.filter(organisation=org).only(
+                "pk", "display_name", "handle", "network"
+            ),
+            _units(membership).only("pk", "name"),
+            _members(membership).only("pk", "full_name", "email"),
+        ),
     )
-    form = InboxFilterForm(
-        filters or None,
-        initial=InboxFilterForm.DEFAULTS,
-        channels=channels,
-        units=units,
-        members=members,
-        menus=menus,
-    )
+    form = InboxFilterForm(filters or None, initial=InboxFilterForm.DEFAULTS, menus=menus)
     rows = form.filter(access.conversations_for(request)).values(*LIST_COLUMNS)
     page = _page(rows, request.GET.get("page"))
     zone = _zone(org)
