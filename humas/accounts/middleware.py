@@ -31,24 +31,25 @@ class OrganisationMiddleware:
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
+        # What every page asks of the caller comes with the membership, in one query: the
+        # unread notifications (the menu's badge) and whether they have a confirmed second
+        # factor (the 2FA gate below). Built once: each request only narrows it.
+        self.memberships = (
+            Membership.objects.filter(is_active=True)
+            .select_related("organisation", "unit")
+            .annotate(
+                unread_notifications=unread_notifications(),
+                has_confirmed_device=Exists(
+                    TOTPDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
+                ),
+            )
+        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         membership: Membership | None = None
         request.membership = None  # type: ignore[attr-defined]
         if request.user.is_authenticated:
-            # What every page asks of the caller comes with the membership, in one query:
-            # the unread notifications (the menu's badge) and whether they have a confirmed
-            # second factor (the 2FA gate below).
-            memberships = (
-                Membership.objects.filter(user=request.user, is_active=True)
-                .select_related("organisation", "unit")
-                .annotate(
-                    unread_notifications=unread_notifications(),
-                    has_confirmed_device=Exists(
-                        TOTPDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
-                    ),
-                )
-            )
+            memberships = self.memberships.filter(user_id=request.user.pk)
             chosen = request.session.get(SESSION_ORG_KEY)
             if chosen is not None:
                 membership = memberships.filter(organisation_id=chosen).first()

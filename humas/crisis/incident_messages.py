@@ -230,16 +230,19 @@ def first_conversations(
     blocked citizens are left out, as in the inbox's default list. ``unit_id``: only the
     conversations routed to that unit (a unit agent's view)."""
     found: list[tuple[Incident, list[Conversation]]] = []
-    incidents = Incident.objects.filter(organisation=organisation, status=IncidentStatus.ACTIVE)
+
+    def active_incidents() -> QuerySet[Incident]:
+        return Incident.objects.filter(organisation=organisation, status=IncidentStatus.ACTIVE)
+
     # Asked on every view of the inbox, and almost always "none": each process keeps the
     # answer until an incident of the organisation changes (humas.accounts.orgcache).
-    active = orgcache.cached(
+    if not orgcache.cached(
         organisation,
         ("crisis.active_incidents",),
-        lambda: tuple(incidents.values_list("pk", flat=True)),
-    )
-    if not active:
+        lambda: tuple(active_incidents().values_list("pk", flat=True)),
+    ):
         return found
+    incidents = active_incidents()
     for incident in incidents.order_by("-started_at", "-pk"):
         linked = IncidentMessage.objects.filter(incident=incident).values(
             "message__conversation_id"

@@ -203,6 +203,29 @@ class InboxFilterForm(forms.Form):
             "assignee": tuple((m.pk, str(m.full_name or m.email)) for m in members),
         }
 
+    #: How the fields were written by a template loop in ``inbox/list.html``; kept for the
+    #: test that :meth:`fields_html` writes the same.
+    FIELDS_TEMPLATE = (
+        "{% for field in form %}"
+        '<div class="field">{% if field.name == "show_hidden" %}{{ field }} '
+        '<label for="{{ field.id_for_label }}">{{ field.label }}{{ form.label_suffix }}</label>'
+        '{% else %}<label for="{{ field.id_for_label }}">{{ field.label }}'
+        "{{ form.label_suffix }}</label> {{ field }}{% endif %}</div>{% endfor %}"
+    )
+
+    def fields_html(self) -> SafeString:
+        """Each field in a ``div.field``, its label first (the tick box's after it): what a
+        template loop wrote, at a tenth of the cost (the loop was a tenth of the page)."""
+        parts = []
+        for field in self:
+            label = format_html(
+                '<label for="{}">{}{}</label>', field.id_for_label, field.label, self.label_suffix
+            )
+            widget = field.as_widget()
+            inner = f"{widget} {label}" if field.name == "show_hidden" else f"{label} {widget}"
+            parts.append(f'<div class="field">{inner}</div>')
+        return mark_safe("".join(parts))  # noqa: S308 - labels escaped, widgets safe HTML
+
     def filter(
         self, rows: QuerySet[Conversation], now: datetime | None = None
     ) -> QuerySet[Conversation]:

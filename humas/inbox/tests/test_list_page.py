@@ -338,3 +338,18 @@ def test_the_tick_box_is_the_same_html_as_djangos_own_checkbox(value):
     attrs = {"id": "id_show_hidden"}
     ours = FastCheckbox().render("show_hidden", value, attrs=attrs)
     assert ours == forms.CheckboxInput().render("show_hidden", value, attrs=attrs)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, {"q": 'banjir "<b>"', "status": "", "channel": "1", "show_hidden": "on"}, {"unit": "x"}],
+)
+def test_the_filter_fields_are_the_html_the_template_loop_wrote(data):
+    from django.template import Context, Template
+
+    from humas.inbox.forms import InboxFilterForm
+
+    menus = {"channel": ((1, "Kanal <1>"),), "unit": ((2, "Dinas & Co"),), "assignee": ()}
+    form = InboxFilterForm(data, initial=InboxFilterForm.DEFAULTS, menus=menus)
+    template = Template(InboxFilterForm.FIELDS_TEMPLATE)
+    assert form.fields_html() == template.render(Context({"form": form}))
