@@ -174,6 +174,10 @@ def child(args: argparse.Namespace) -> None:
     from humas.triage import classify_many
 
     classify_many(["pemanasan"])  # a running worker has its models loaded
+    from django.urls import reverse
+
+    # ...and its URLs (imported on the first emergency alert's links: half a second, once).
+    reverse("inbox:list")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")

@@ -13,7 +13,7 @@ def organisation(request: HttpRequest) -> dict[str, Any]:
         code.replace(".", "_"): bool(membership and membership.has_perm(code))
         for code in PERMISSIONS
     }
-    unread = 0
+    unread: int | None = 0
     if membership is not None:
         # Read with the membership by the middleware (a membership from elsewhere: counted).
         unread = getattr(membership, "unread_notifications", None)

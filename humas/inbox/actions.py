@@ -177,8 +177,19 @@ def _masked(text: str, triage: dict[str, Any]) -> str:
     return str(mask(text, spans))
 
 
+_VALUES: dict[type[Any], frozenset[str]] = {}
+
+
+def _values(choices: type[Any]) -> frozenset[str]:
+    # ``Choices.values`` builds a new list on every call: per message and field at ingest.
+    found = _VALUES.get(choices)
+    if found is None:
+        found = _VALUES[choices] = frozenset(choices.values)
+    return found
+
+
 def _choice(value: Any, choices: type[Any], default: str) -> str:
-    return value if isinstance(value, str) and value in choices.values else default
+    return value if isinstance(value, str) and value in _values(choices) else default
 
 
 def _contact_key(event: InboundEvent) -> str:

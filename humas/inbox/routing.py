@@ -130,13 +130,35 @@ def check(rule: RoutingRule, sample: Sample) -> Verdict:
     return verdict
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What :func:`matches` needs of a rule, worked out once per rule list instead of per
+    message (ingest asks every rule of every message)."""
+
+    channel_ids: frozenset[int]
+    keywords: tuple[str, ...]
+    places: tuple[str, ...]
+
+
+def prepare(rule: RoutingRule) -> Prepared:
+    return Prepared(
+        channel_ids=frozenset(c.pk for c in rule.channels.all()),
+        keywords=tuple(map(normalised, rule.keyword_list)),
+        places=tuple(map(normalised, rule.place_list)),
+    )
+
+
 def active_rules(org: Organisation) -> list[RoutingRule]:
-    return list(
+    rules = list(
         RoutingRule.objects.filter(organisation=org, is_active=True)
         .select_related("unit", "assignee")
         .prefetch_related("channels")
         .order_by("position", "pk")
     )
+    for rule in rules:
+        # Read by matches(); rules from elsewhere are prepared on each call.
+        rule._prepared = prepare(rule)  # type: ignore[attr-defined]
+    return rules
 
 
 def matches(rule: RoutingRule, sample: Sample, text: str | None = None) -> bool:
@@ -149,14 +171,12 @@ def matches(rule: RoutingRule, sample: Sample, text: str | None = None) -> bool:
         return False
     if rule.languages and sample.language not in rule.languages:
         return False
-    channel_ids = {c.pk for c in rule.channels.all()}
-    if channel_ids and sample.channel_id not in channel_ids:
+    prepared = getattr(rule, "_prepared", None) or prepare(rule)
+    if prepared.channel_ids and sample.channel_id not in prepared.channel_ids:
         return False
     padded = f" {normalised(sample.text) if text is None else text} "
-    for words in (rule.keyword_list, rule.place_list):
-        if words and not any(
-            (wanted := normalised(word)) and f" {wanted} " in padded for word in words
-        ):
+    for words in (prepared.keywords, prepared.places):
+        if words and not any(wanted and f" {wanted} " in padded for wanted in words):
             return False
     return True
 
