@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -104,6 +105,14 @@ def test_it_serves_with_a_live_worker_and_stops_everything_on_ctrl_c(serve: Serv
     health = serve.wait_healthy()
     assert health["status"] == "ok"
     assert f"http://127.0.0.1:{serve.port}/" in serve.output()
+    # One request per connection, even for an HTTP/1.1 client that would keep it: kept-alive
+    # connections can pile up on one worker process (docs/deploy.md).
+    connection = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=5)
+    connection.request("GET", "/healthz")
+    answer = connection.getresponse()
+    answer.read()
+    connection.close()
+    assert answer.getheader("Connection") == "close"
 
     serve.proc.send_signal(signal.SIGINT)
     assert serve.proc.wait(timeout=DEADLINE_SECONDS) == 0, serve.output()

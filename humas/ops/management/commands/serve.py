@@ -78,6 +78,12 @@ class Command(BaseCommand):
                     "2",
                     "--threads",
                     "4",
+                    # Every request on a connection of its own, as a reverse proxy sends them
+                    # by default: with kept-alive connections the first worker to wake can
+                    # take them all, and one process (one core, under Python's GIL) then
+                    # serves everybody while the other idles (see docs/deploy.md).
+                    "--keep-alive",
+                    "0",
                     "--access-logfile",
                     "-",
                 ],
