@@ -143,9 +143,9 @@ class TwoFactorRequiredMiddleware:
         if match.view_name in TWO_FACTOR_EXEMPT:
             return self.get_response(request)
         membership = getattr(request, "membership", None)
-        if membership is not None:
-            has_device = membership.has_confirmed_device
-        else:
+        # Read with the membership by OrganisationMiddleware; asked here when there is none.
+        has_device = getattr(membership, "has_confirmed_device", None)
+        if has_device is None:
             has_device = has_confirmed_device(user)
         if has_device:
             target = "accounts:two_factor_verify"

@@ -57,12 +57,6 @@ def cached(organisation: Organisation, key: Hashable, build: Callable[[], T]) ->
     return value
 
 
-def forget_all() -> None:
-    """Empty this process's entries (tests that count queries start from nothing)."""
-    with _lock:
-        _entries.clear()
-
-
 def changed(organisation_ids: Iterable[int | None]) -> None:
     """Give these organisations a new cache stamp: what processes keep of them is stale."""
     ids = {pk for pk in organisation_ids if pk is not None}
