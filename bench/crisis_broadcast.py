@@ -38,13 +38,12 @@ twice, or the ordinary queue had fewer than ``--min-pending`` deliveries left at
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -52,7 +51,7 @@ from urllib.parse import parse_qs
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from publishing_deliveries import Bench, FakeMastodon, http_json  # noqa: E402
+from publishing_deliveries import Bench, FakeMastodon, JsonHandler, http_json  # noqa: E402
 from serving import add_database_options, bench_database, wait_until  # noqa: E402
 
 TARGET_MARGIN = 1.0  # seconds over the slowest channel's latency (the figure)
@@ -83,21 +82,7 @@ def serve_crisis_network(port_file: str) -> None:
     state = FakeMastodon(0.0)
     made: Counter[tuple[str, str]] = Counter()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # see publishing_deliveries.serve_fake_mastodon
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def _answer(self, code: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/__stats":
                 with state.lock:
@@ -118,8 +103,7 @@ def serve_crisis_network(port_file: str) -> None:
             self._answer(404, {"error": "Record not found"})
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self._body()
             if self.path == "/__reset":
                 with state.lock:
                     state.reset()

@@ -151,31 +151,36 @@ class FakeMastodon:
             }
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """What the fake networks' request handlers share: JSON answers on kept-alive
+    connections, the request body, no request log."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real server behind nginx
+    # TCP_NODELAY, as nginx sets by default: http.server writes a response's headers and
+    # body separately, and with Nagle on, the body waits for the client's delayed ACK of
+    # the headers (~40 ms per call on Linux, nearly doubling the 50 ms latency).
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self, code: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+
 def serve_fake_mastodon(port_file: str, latency: float) -> None:
     state = FakeMastodon(latency)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as a real server behind nginx
-        # TCP_NODELAY, as nginx sets by default: http.server writes a response's headers and
-        # body separately, and with Nagle on, the body waits for the client's delayed ACK of
-        # the headers (~40 ms per call on Linux, nearly doubling the 50 ms latency).
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def _answer(self, code: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/__stats":
                 self._answer(200, state.stats())
